@@ -1,0 +1,125 @@
+package router
+
+import "strings"
+
+// maxHost bounds the host names we normalize on the stack; DNS names are at
+// most 253 bytes, so anything longer cannot match a rule.
+const maxHost = 255
+
+// Match returns the route for a request, or nil when nothing (not even a
+// default backend) applies. host is the request's Host (any case, with or
+// without a port or a trailing dot); path must be clean (see CleanPath).
+//
+// Hosts are chosen first, most specific level that has rules: an exact host,
+// then a wildcard covering exactly one extra label, then rules without a
+// host. Within that host, an Exact path beats a Prefix, and the longest
+// Prefix wins. A request whose host matched but whose path did not goes to
+// the default backend: it does not fall through to a less specific host,
+// so a host's owner decides everything that host serves.
+//
+// Match does not allocate.
+func (t *Table) Match(host, path string) *Route {
+	host = stripPort(host)
+	if len(host) > 0 && host[len(host)-1] == '.' {
+		host = host[:len(host)-1]
+	}
+	if len(host) > maxHost {
+		return t.matchAny(path)
+	}
+	if !hasUpper(host) {
+		return t.match(host, path)
+	}
+	var buf [maxHost]byte
+	n := copy(buf[:], host)
+	for i := 0; i < n; i++ {
+		if c := buf[i]; 'A' <= c && c <= 'Z' {
+			buf[i] = c + ('a' - 'A')
+		}
+	}
+	return t.matchBytes(buf[:n], path)
+}
+
+func (t *Table) match(host, path string) *Route {
+	if ps := t.exact[host]; ps != nil {
+		return ps.match(path, t.def)
+	}
+	if i := strings.IndexByte(host, '.'); i > 0 {
+		if ps := t.wildcard[host[i+1:]]; ps != nil {
+			return ps.match(path, t.def)
+		}
+	}
+	return t.matchAny(path)
+}
+
+// matchBytes is match for a lower-cased copy of the host; the map lookups
+// with string(b) do not allocate.
+func (t *Table) matchBytes(host []byte, path string) *Route {
+	if ps := t.exact[string(host)]; ps != nil {
+		return ps.match(path, t.def)
+	}
+	for i, c := range host {
+		if c == '.' {
+			if i > 0 {
+				if ps := t.wildcard[string(host[i+1:])]; ps != nil {
+					return ps.match(path, t.def)
+				}
+			}
+			break
+		}
+	}
+	return t.matchAny(path)
+}
+
+func (t *Table) matchAny(path string) *Route {
+	if t.anyHost != nil {
+		return t.anyHost.match(path, t.def)
+	}
+	return t.def
+}
+
+func (ps *pathSet) match(path string, def *Route) *Route {
+	if r := ps.exact[path]; r != nil {
+		return r
+	}
+	if len(ps.prefix) == 0 {
+		return def
+	}
+	// Try the path itself and then each shorter run of whole segments:
+	// "/a/b/" tries "/a/b", "/a", "" (the root).
+	p := strings.TrimRight(path, "/")
+	for {
+		if r := ps.prefix[p]; r != nil {
+			return r
+		}
+		i := strings.LastIndexByte(p, '/')
+		if i < 0 {
+			return def
+		}
+		p = p[:i]
+	}
+}
+
+func stripPort(h string) string {
+	if h == "" {
+		return h
+	}
+	if h[0] == '[' { // IPv6 literal: "[::1]:80"
+		if i := strings.IndexByte(h, ']'); i > 0 {
+			return h[:i+1]
+		}
+		return h
+	}
+	if i := strings.LastIndexByte(h, ':'); i >= 0 {
+		return h[:i]
+	}
+	return h
+}
+
+func hasUpper(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,103 @@
+// Package router holds Portico's routing table: an immutable, compiled view of
+// every Ingress rule, matched by host and then by path as the Ingress v1 spec
+// describes. It knows nothing of Kubernetes; the controller builds tables and
+// the proxy reads the live one.
+package router
+
+import "time"
+
+// PathType is how a rule's path is compared with a request's path.
+type PathType uint8
+
+const (
+	// Prefix matches element-wise on '/'-separated segments: "/foo" matches
+	// "/foo", "/foo/" and "/foo/bar" but not "/foobar". A trailing slash in
+	// the rule is ignored. ImplementationSpecific is compiled as Prefix.
+	Prefix PathType = iota
+	// Exact matches the whole path, case-sensitively; "/foo" is not "/foo/".
+	Exact
+)
+
+func (t PathType) String() string {
+	if t == Exact {
+		return "Exact"
+	}
+	return "Prefix"
+}
+
+// Route is one compiled rule: a host and path that lead to a backend.
+type Route struct {
+	Host    string // "foo.com", "*.foo.com", or "" for any host
+	Path    string // as written in the rule ("/" for default backends)
+	Type    PathType
+	Backend *Backend
+	Options *Options // per-Ingress behaviour (annotations); never nil in a built table
+	Source  string   // "namespace/name" of the Ingress it came from, or "flag" for the default backend flag
+}
+
+// Backend is a Service port and the endpoints that currently serve it.
+type Backend struct {
+	// ID is stable across table builds ("namespace/service:port"), so the
+	// proxy can keep per-backend state (balancer position, health) across swaps.
+	ID        string
+	Namespace string
+	Service   string
+	Port      string // the port as the Ingress named it (name or number)
+	// Endpoints are the "ip:port" addresses to send traffic to, in a stable
+	// order. The controller already chose them (ready first, then
+	// serving-but-terminating only when nothing else is left).
+	Endpoints []string
+}
+
+// Balance is a load-balancing policy.
+type Balance uint8
+
+const (
+	RoundRobin Balance = iota
+	LeastRequest
+)
+
+func (b Balance) String() string {
+	if b == LeastRequest {
+		return "least-request"
+	}
+	return "round-robin"
+}
+
+// Protocol is how the proxy speaks to a backend.
+type Protocol uint8
+
+const (
+	HTTP Protocol = iota
+	HTTPS
+	H2C
+	GRPC
+	GRPCS
+)
+
+var protocolNames = [...]string{HTTP: "http", HTTPS: "https", H2C: "h2c", GRPC: "grpc", GRPCS: "grpcs"}
+
+func (p Protocol) String() string {
+	if int(p) < len(protocolNames) {
+		return protocolNames[p]
+	}
+	return "unknown"
+}
+
+// Options is the per-Ingress behaviour set by annotations. Zero values mean
+// "use the proxy's default".
+type Options struct {
+	Balance           Balance
+	Protocol          Protocol
+	ConnectTimeout    time.Duration
+	ReadTimeout       time.Duration
+	SendTimeout       time.Duration
+	NextUpstreamTries int
+	MaxBodyBytes      int64  // 0: unlimited
+	UpstreamHost      string // "" keeps the client's Host
+	SSLRedirect       bool   // redirect plain HTTP to HTTPS with 308
+	HSTS              string // Strict-Transport-Security value, "" for none
+}
+
+// DefaultOptions is used for routes that set nothing.
+var DefaultOptions = &Options{}

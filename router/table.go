@@ -1,0 +1,137 @@
+package router
+
+import (
+	"sort"
+	"strings"
+	"sync/atomic"
+)
+
+// Table is an immutable routing table. Build one with New, publish it with
+// Live.Store, and read it with Match from any number of goroutines.
+type Table struct {
+	exact    map[string]*pathSet // "foo.com"
+	wildcard map[string]*pathSet // "foo.com" for rules on "*.foo.com"
+	anyHost  *pathSet            // rules without a host
+	def      *Route              // default backend, may be nil
+	routes   []*Route            // every live route, in build order
+}
+
+// pathSet holds the paths of one host.
+type pathSet struct {
+	exact  map[string]*Route
+	prefix map[string]*Route // keyed without the trailing slash: "/foo/" and "/foo" are one rule, "/" is ""
+}
+
+// Conflict is a rule that lost to an earlier one with the same host, path
+// and path type (or a second default backend).
+type Conflict struct {
+	Winner, Loser *Route
+}
+
+// New compiles routes into a Table. Routes are taken in priority order: when
+// two have the same host, path and type, the first wins and the second is
+// reported as a Conflict. The caller orders them (the controller: oldest
+// Ingress first). def, if not nil, answers requests that match no rule.
+// Hosts must already be lower-case; the controller validates them.
+func New(routes []Route, def *Route) (*Table, []Conflict) {
+	t := &Table{
+		exact:    make(map[string]*pathSet),
+		wildcard: make(map[string]*pathSet),
+		def:      fill(def),
+		routes:   make([]*Route, 0, len(routes)),
+	}
+	var conflicts []Conflict
+	for i := range routes {
+		r := fill(&routes[i])
+		ps := t.pathsFor(r.Host)
+		m, key := ps.exact, r.Path
+		if r.Type == Prefix {
+			m, key = ps.prefix, strings.TrimRight(r.Path, "/")
+		}
+		if w, dup := m[key]; dup {
+			conflicts = append(conflicts, Conflict{Winner: w, Loser: r})
+			continue
+		}
+		m[key] = r
+		t.routes = append(t.routes, r)
+	}
+	return t, conflicts
+}
+
+func fill(r *Route) *Route {
+	if r != nil && r.Options == nil {
+		r.Options = DefaultOptions
+	}
+	return r
+}
+
+func (t *Table) pathsFor(host string) *pathSet {
+	var m map[string]*pathSet
+	switch {
+	case host == "":
+		if t.anyHost == nil {
+			t.anyHost = newPathSet()
+		}
+		return t.anyHost
+	case strings.HasPrefix(host, "*."):
+		m, host = t.wildcard, host[2:]
+	default:
+		m = t.exact
+	}
+	ps := m[host]
+	if ps == nil {
+		ps = newPathSet()
+		m[host] = ps
+	}
+	return ps
+}
+
+func newPathSet() *pathSet {
+	return &pathSet{exact: make(map[string]*Route), prefix: make(map[string]*Route)}
+}
+
+// Routes returns every live route (not the default backend), sorted by host,
+// then path, then type. The slice is a copy; the routes are shared and must
+// not be modified.
+func (t *Table) Routes() []*Route {
+	out := append([]*Route(nil), t.routes...)
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Host != b.Host {
+			return a.Host < b.Host
+		}
+		if a.Path != b.Path {
+			return a.Path < b.Path
+		}
+		return a.Type > b.Type
+	})
+	return out
+}
+
+// Default returns the default backend route, or nil.
+func (t *Table) Default() *Route { return t.def }
+
+// Len is the number of live routes.
+func (t *Table) Len() int { return len(t.routes) }
+
+// Live holds the table in force. Store swaps in a new one atomically;
+// requests that already loaded the old one finish with it.
+type Live struct {
+	p atomic.Pointer[Table]
+}
+
+var emptyTable, _ = New(nil, nil)
+
+// Load returns the current table; before the first Store, an empty one.
+func (l *Live) Load() *Table {
+	if t := l.p.Load(); t != nil {
+		return t
+	}
+	return emptyTable
+}
+
+// Store makes t the table in force.
+func (l *Live) Store(t *Table) { l.p.Store(t) }
+
+// Ready reports whether a table was ever stored.
+func (l *Live) Ready() bool { return l.p.Load() != nil }
