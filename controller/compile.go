@@ -1,0 +1,376 @@
+package controller
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"portico.dev/portico/router"
+	"portico.dev/portico/tlsstore"
+)
+
+// Snapshot is the part of the cluster a build reads. It is taken from the
+// informer caches and must be treated as read-only.
+type Snapshot struct {
+	Ingresses []*networkingv1.Ingress
+	Classes   []*networkingv1.IngressClass
+	Services  map[types.NamespacedName]*corev1.Service
+	Slices    map[types.NamespacedName][]*discoveryv1.EndpointSlice // by the Service they belong to
+	Secrets   map[types.NamespacedName]*corev1.Secret
+}
+
+// CompileConfig is what flags contribute to a build.
+type CompileConfig struct {
+	Class          ClassConfig
+	DefaultBackend *ServiceRef           // --default-backend-service; nil for none
+	DefaultCert    *types.NamespacedName // --default-ssl-certificate; nil for the generated one
+	HSTS           string                // Strict-Transport-Security for TLS hosts whose Ingress sets none
+	certs          *certCache            // set by the Controller; nil parses every time
+}
+
+// ServiceRef names a Service port: "namespace/name:port".
+type ServiceRef struct {
+	Namespace, Name, Port string
+}
+
+// ParseServiceRef reads "namespace/name:port" (port by number or name).
+func ParseServiceRef(s string) (*ServiceRef, error) {
+	nsName, port, ok := strings.Cut(s, ":")
+	ns, name, ok2 := strings.Cut(nsName, "/")
+	if !ok || !ok2 || ns == "" || name == "" || port == "" {
+		return nil, fmt.Errorf("%q: want namespace/name:port", s)
+	}
+	return &ServiceRef{Namespace: ns, Name: name, Port: port}, nil
+}
+
+func (r ServiceRef) String() string { return r.Namespace + "/" + r.Name + ":" + r.Port }
+
+// Problem is something wrong with one Ingress. It becomes a Warning Event on
+// that Ingress and a log line; nothing else is affected.
+type Problem struct {
+	Ingress *networkingv1.Ingress // nil when the problem is with a flag
+	Reason  string                // CamelCase, e.g. "ServiceNotFound"
+	Message string
+}
+
+// Result is the output of Compile.
+type Result struct {
+	Table    *router.Table
+	Admitted []*networkingv1.Ingress // Portico's Ingresses with at least one live route or default backend
+	Rejected []*networkingv1.Ingress // Portico's Ingresses of which nothing could be used
+	Problems []Problem
+	// Certificates from Secrets, in priority order (oldest Ingress first).
+	Certificates []*tlsstore.Certificate
+	// DefaultCertificate from --default-ssl-certificate; nil when unset or invalid.
+	DefaultCertificate *tlsstore.Certificate
+	// InvalidSecrets counts referenced TLS Secrets whose data cannot be used.
+	InvalidSecrets int
+}
+
+// Compile translates a snapshot into a routing table. It is a pure function:
+// no I/O, no clock, the same snapshot always gives the same table.
+//
+// Ingresses are taken oldest first (creationTimestamp, then namespace/name),
+// so when two claim the same host, path and path type, the older one wins and
+// keeps winning however the newer one changes. A broken piece of an Ingress
+// is skipped and reported; the rest of it, and every other Ingress, go live.
+func Compile(s *Snapshot, cfg CompileConfig) Result {
+	c := compiler{snap: s, backends: make(map[string]*router.Backend), certs: cfg.certs, hsts: cfg.HSTS,
+		badSecrets: make(map[types.NamespacedName]bool)}
+	if c.certs == nil {
+		c.certs = newCertCache(nil)
+	}
+	cls := newClassifier(cfg.Class, s.Classes)
+	var ours []*networkingv1.Ingress
+	for _, ing := range s.Ingresses {
+		if cls.owns(ing) {
+			ours = append(ours, ing)
+		}
+	}
+	sort.Slice(ours, func(i, j int) bool { return older(ours[i], ours[j]) })
+
+	var routes []router.Route
+	var defaults []router.Route
+	var certs []*tlsstore.Certificate
+	live := make(map[*networkingv1.Ingress]int)
+	bySource := make(map[string]*networkingv1.Ingress, len(ours))
+	for _, ing := range ours {
+		src := ing.Namespace + "/" + ing.Name
+		bySource[src] = ing
+		certs = append(certs, c.ingressTLS(ing)...)
+		rs, def := c.ingress(ing, src)
+		routes = append(routes, rs...)
+		if def != nil {
+			defaults = append(defaults, *def)
+		}
+	}
+
+	var def *router.Route
+	if len(defaults) > 0 {
+		def = &defaults[0]
+		for _, loser := range defaults[1:] {
+			c.problem(bySource[loser.Source], "DefaultBackendConflict", fmt.Sprintf(
+				"spec.defaultBackend is ignored: the older Ingress %s already sets the default backend", def.Source))
+		}
+	} else if ref := cfg.DefaultBackend; ref != nil {
+		b, err := c.backend(ref.Namespace, ref.Name, ref.Port)
+		if err != nil {
+			c.problem(nil, "DefaultBackendInvalid", "--default-backend-service "+ref.String()+": "+err.Error())
+		} else {
+			def = &router.Route{Path: "/", Type: router.Prefix, Backend: b, Source: "flag"}
+		}
+	}
+
+	table, conflicts := router.New(routes, def)
+	for _, cf := range conflicts {
+		c.problem(bySource[cf.Loser.Source], "RuleConflict", fmt.Sprintf(
+			"host %q path %q (%s) is ignored: the older Ingress %s already routes it",
+			cf.Loser.Host, cf.Loser.Path, cf.Loser.Type, cf.Winner.Source))
+	}
+	for _, r := range table.Routes() {
+		live[bySource[r.Source]]++
+	}
+	if def != nil && def.Source != "flag" {
+		live[bySource[def.Source]]++
+	}
+	res := Result{Table: table, Certificates: certs}
+	if k := cfg.DefaultCert; k != nil {
+		if sec := s.Secrets[*k]; sec == nil {
+			c.problem(nil, "SecretNotFound", fmt.Sprintf("--default-ssl-certificate: no Secret %s of type kubernetes.io/tls", k))
+		} else if cert, err := c.certs.get(sec); err != nil {
+			c.problem(nil, "InvalidCertificate", "--default-ssl-certificate: "+err.Error())
+			c.badSecrets[*k] = true
+			res.DefaultCertificate = cert
+		} else {
+			res.DefaultCertificate = cert
+		}
+	}
+	res.Problems, res.InvalidSecrets = c.problems, len(c.badSecrets)
+	for _, ing := range ours {
+		if live[ing] > 0 {
+			res.Admitted = append(res.Admitted, ing)
+		} else {
+			res.Rejected = append(res.Rejected, ing)
+		}
+	}
+	return res
+}
+
+func older(a, b *networkingv1.Ingress) bool {
+	ta, tb := a.CreationTimestamp.Time, b.CreationTimestamp.Time
+	if !ta.Equal(tb) {
+		return ta.Before(tb)
+	}
+	if a.Namespace != b.Namespace {
+		return a.Namespace < b.Namespace
+	}
+	return a.Name < b.Name
+}
+
+type compiler struct {
+	snap       *Snapshot
+	certs      *certCache
+	hsts       string
+	badSecrets map[types.NamespacedName]bool
+	backends   map[string]*router.Backend // resolved once per build, shared by routes
+	problems   []Problem
+}
+
+func (c *compiler) problem(ing *networkingv1.Ingress, reason, msg string) {
+	c.problems = append(c.problems, Problem{Ingress: ing, Reason: reason, Message: msg})
+}
+
+// ingress compiles one Ingress into routes and an optional default route.
+func (c *compiler) ingress(ing *networkingv1.Ingress, src string) ([]router.Route, *router.Route) {
+	opts, errs := parseAnnotations(ing.Annotations)
+	for _, e := range errs {
+		c.problem(ing, "InvalidAnnotation", e)
+	}
+	tlsHosts := make(map[string]bool)
+	for _, t := range ing.Spec.TLS {
+		for _, h := range t.Hosts {
+			tlsHosts[strings.ToLower(h)] = true
+		}
+	}
+	// Two variants of the options: hosts with and without TLS differ only
+	// in whether plain HTTP is redirected.
+	plain, secure := opts.route, opts.route
+	plain.SSLRedirect = opts.forceRedirect
+	secure.SSLRedirect = opts.route.SSLRedirect || opts.forceRedirect
+	if secure.HSTS == "" {
+		secure.HSTS = c.hsts
+	}
+	if !opts.forceRedirect {
+		plain.HSTS = "" // HSTS on a host that may be served without TLS would strand its users
+	}
+
+	var def *router.Route
+	if db := ing.Spec.DefaultBackend; db != nil {
+		if b, err := c.ingressBackend(ing.Namespace, db); err != nil {
+			c.problem(ing, reasonOf(err), "spec.defaultBackend: "+err.Error())
+		} else {
+			def = &router.Route{Path: "/", Type: router.Prefix, Backend: b, Options: &plain, Source: src}
+		}
+	}
+
+	var routes []router.Route
+	for i, rule := range ing.Spec.Rules {
+		host := strings.ToLower(rule.Host)
+		if msg := checkHost(host); msg != "" {
+			c.problem(ing, "InvalidHost", fmt.Sprintf("spec.rules[%d].host: %s; rule ignored", i, msg))
+			continue
+		}
+		if rule.HTTP == nil {
+			continue
+		}
+		o := &plain
+		if tlsHosts[host] {
+			o = &secure
+		}
+		for j, p := range rule.HTTP.Paths {
+			where := fmt.Sprintf("spec.rules[%d].http.paths[%d]", i, j)
+			typ, msg := checkPath(p)
+			if msg != "" {
+				c.problem(ing, "InvalidPath", where+": "+msg+"; path ignored")
+				continue
+			}
+			if hasRegexChars(p.Path) {
+				c.problem(ing, "RegexNotSupported", fmt.Sprintf(
+					"%s: path %q contains regular expression characters; Portico matches paths literally", where, truncate(p.Path, 64)))
+			}
+			b, err := c.ingressBackend(ing.Namespace, &p.Backend)
+			if err != nil {
+				c.problem(ing, reasonOf(err), where+": "+err.Error()+"; path ignored")
+				continue
+			}
+			path := p.Path
+			if path == "" {
+				path = "/"
+			}
+			routes = append(routes, router.Route{Host: host, Path: path, Type: typ, Backend: b, Options: o, Source: src})
+		}
+	}
+	return routes, def
+}
+
+// checkHost re-validates what the API server should already have checked:
+// a lower-case DNS name, optionally starting with "*.".
+func checkHost(h string) string {
+	if h == "" {
+		return ""
+	}
+	name := strings.TrimPrefix(h, "*.")
+	if len(h) > 253 {
+		return "host is longer than 253 characters"
+	}
+	if strings.Contains(name, "*") {
+		return fmt.Sprintf("host %q: a wildcard may only be the whole first label", truncate(h, 64))
+	}
+	for _, label := range strings.Split(name, ".") {
+		if label == "" || len(label) > 63 {
+			return fmt.Sprintf("host %q is not a valid DNS name", truncate(h, 64))
+		}
+		for k := 0; k < len(label); k++ {
+			ch := label[k]
+			if !('a' <= ch && ch <= 'z' || '0' <= ch && ch <= '9' || ch == '-') {
+				return fmt.Sprintf("host %q is not a valid DNS name", truncate(h, 64))
+			}
+		}
+	}
+	return ""
+}
+
+// checkPath maps the path type (ImplementationSpecific is Prefix in Portico)
+// and refuses paths that could never match a cleaned request path.
+func checkPath(p networkingv1.HTTPIngressPath) (router.PathType, string) {
+	typ := router.Prefix
+	if p.PathType != nil && *p.PathType == networkingv1.PathTypeExact {
+		typ = router.Exact
+	}
+	path := p.Path
+	if path == "" && typ == router.Prefix {
+		return typ, "" // an empty prefix path means "/"
+	}
+	if !strings.HasPrefix(path, "/") {
+		return typ, fmt.Sprintf("path %q must start with /", truncate(path, 64))
+	}
+	if len(path) > 4096 {
+		return typ, "path is longer than 4096 characters"
+	}
+	// Requests are matched on their cleaned path, so a rule that is not
+	// clean itself (dot segments, "//") could never match as written.
+	if strings.TrimSuffix(router.CleanPath(path), "/") != strings.TrimSuffix(path, "/") {
+		return typ, fmt.Sprintf("path %q has dot segments or repeated slashes", truncate(path, 64))
+	}
+	return typ, ""
+}
+
+func hasRegexChars(p string) bool { return strings.ContainsAny(p, "^$*+?()[]{}|\\") }
+
+// backendError carries the Event reason with the message.
+type backendError struct{ reason, msg string }
+
+func (e *backendError) Error() string { return e.msg }
+
+func reasonOf(err error) string {
+	if be, ok := err.(*backendError); ok {
+		return be.reason
+	}
+	return "InvalidBackend"
+}
+
+func (c *compiler) ingressBackend(ns string, b *networkingv1.IngressBackend) (*router.Backend, error) {
+	if b.Resource != nil {
+		return nil, &backendError{"UnsupportedBackend", fmt.Sprintf("resource backend %s %s is not supported; use a Service", b.Resource.Kind, b.Resource.Name)}
+	}
+	if b.Service == nil {
+		return nil, &backendError{"InvalidBackend", "backend names no Service"}
+	}
+	port := b.Service.Port.Name
+	if port == "" {
+		port = strconv.Itoa(int(b.Service.Port.Number))
+	}
+	return c.backend(ns, b.Service.Name, port)
+}
+
+// backend resolves a Service port to its endpoints, once per build.
+func (c *compiler) backend(ns, name, port string) (*router.Backend, error) {
+	id := ns + "/" + name + ":" + port
+	if b, ok := c.backends[id]; ok {
+		return b, nil
+	}
+	key := types.NamespacedName{Namespace: ns, Name: name}
+	svc := c.snap.Services[key]
+	if svc == nil {
+		return nil, &backendError{"ServiceNotFound", fmt.Sprintf("Service %s not found", key)}
+	}
+	if svc.Spec.Type == corev1.ServiceTypeExternalName {
+		return nil, &backendError{"UnsupportedBackend", fmt.Sprintf("Service %s is of type ExternalName, which Portico does not route to", key)}
+	}
+	sp, ok := servicePort(svc, port)
+	if !ok {
+		return nil, &backendError{"ServicePortNotFound", fmt.Sprintf("Service %s has no port %s", key, port)}
+	}
+	b := &router.Backend{
+		ID: id, Namespace: ns, Service: name, Port: port,
+		Endpoints: endpointAddrs(sp, c.snap.Slices[key]),
+	}
+	c.backends[id] = b
+	return b, nil
+}
+
+func servicePort(svc *corev1.Service, port string) (corev1.ServicePort, bool) {
+	n, err := strconv.Atoi(port)
+	for _, sp := range svc.Spec.Ports {
+		if (err == nil && int(sp.Port) == n) || (err != nil && sp.Name == port) {
+			return sp, true
+		}
+	}
+	return corev1.ServicePort{}, false
+}
