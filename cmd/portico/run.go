@@ -1,0 +1,225 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"portico.dev/portico/controller"
+	"portico.dev/portico/proxy"
+	"portico.dev/portico/router"
+	"portico.dev/portico/tlsstore"
+)
+
+func newLogger(c *config) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.logLevel}
+	if c.logFormat == "text" {
+		return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+}
+
+func restConfig(kubeconfig string) (*rest.Config, error) {
+	if kubeconfig != "" {
+		return clientcmd.BuildConfigFromFlags("", kubeconfig)
+	}
+	cfg, err := rest.InClusterConfig()
+	if err != nil {
+		return nil, fmt.Errorf("no --kubeconfig, no $KUBECONFIG and not in a cluster: %w", err)
+	}
+	return cfg, nil
+}
+
+// run wires the pieces and blocks until ctx ends and the drain is over.
+func run(ctx context.Context, c *config) error {
+	log := newLogger(c)
+	slog.SetDefault(log)
+	rc, err := restConfig(c.kubeconfig)
+	if err != nil {
+		return err
+	}
+	rc.UserAgent = "portico/" + version
+	client, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	// The controller outlives the servers' drain: it stops after them.
+	ctrlCtx, stopCtrl := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopCtrl()
+
+	live := &router.Live{}
+	store, err := tlsstore.New(tlsstore.Config{})
+	if err != nil {
+		return err
+	}
+	store.RotateTicketKeys(ctrlCtx, time.Hour)
+	ctrl := controller.New(controller.Config{
+		Client:    client,
+		Namespace: c.watchNamespace,
+		Compile: controller.CompileConfig{
+			Class: controller.ClassConfig{
+				ControllerName:    c.controllerName,
+				IngressClass:      c.ingressClass,
+				WatchWithoutClass: c.watchWithoutClass,
+			},
+			DefaultBackend: c.defaultBackend,
+			DefaultCert:    c.defaultCert,
+			HSTS:           c.hsts,
+		},
+		Live:    live,
+		TLS:     store,
+		Log:     log.With("component", "controller"),
+		Events:  controller.NewEventSink(ctrlCtx, client, "portico"),
+		Metrics: controller.NewMetrics(reg),
+	})
+
+	var draining atomic.Bool
+	transport := proxy.NewTransport(proxy.TransportConfig{})
+	httpsPort := 0
+	if c.httpsAddr != "" {
+		if _, p, err := net.SplitHostPort(c.httpsAddr); err == nil {
+			httpsPort, _ = strconv.Atoi(p)
+		}
+	}
+	httpSrv := newServer(proxy.New(proxy.Config{Table: live, Log: log, Scheme: "http", Transport: transport, HTTPSPort: httpsPort}))
+	servers := []*http.Server{httpSrv}
+	var httpsSrv *http.Server
+	if c.httpsAddr != "" {
+		httpsSrv = newServer(proxy.New(proxy.Config{Table: live, Log: log, Scheme: "https", Transport: transport}))
+		httpsSrv.TLSConfig = store.TLSConfig()
+		servers = append(servers, httpsSrv)
+	}
+	metricsSrv := &http.Server{
+		Handler:           opsMux(reg, live, &draining),
+		ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout:       60 * time.Second,
+	}
+
+	// Bind every listener before anything else, so a port in use is a
+	// clear start-up error.
+	httpLn, err := net.Listen("tcp", c.httpAddr)
+	if err != nil {
+		return fmt.Errorf("--http-addr: %w", err)
+	}
+	var httpsLn net.Listener
+	if httpsSrv != nil {
+		if httpsLn, err = net.Listen("tcp", c.httpsAddr); err != nil {
+			return fmt.Errorf("--https-addr: %w", err)
+		}
+	}
+	metricsLn, err := net.Listen("tcp", c.metricsAddr)
+	if err != nil {
+		return fmt.Errorf("--metrics-addr: %w", err)
+	}
+	log.Info("portico starting", "version", version, "http", httpLn.Addr().String(), "https", c.httpsAddr, "metrics", metricsLn.Addr().String(),
+		"ingress_class", c.ingressClass, "controller_name", c.controllerName, "watch_namespace", c.watchNamespace)
+
+	ctrlDone := make(chan error, 1)
+	go func() { ctrlDone <- ctrl.Run(ctrlCtx) }()
+
+	var g errgroup.Group
+	g.Go(func() error { return serve(httpSrv, httpLn) })
+	if httpsSrv != nil {
+		g.Go(func() error {
+			// ServeTLS with an empty file pair uses TLSConfig and turns on
+			// HTTP/2 through ALPN.
+			if err := httpsSrv.ServeTLS(httpsLn, "", ""); !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		})
+	}
+	g.Go(func() error { return serve(metricsSrv, metricsLn) })
+
+	select {
+	case <-ctx.Done():
+	case err := <-ctrlDone:
+		if err != nil {
+			log.Error("controller stopped", "err", err)
+		}
+	}
+
+	// Graceful stop: fail readiness first, keep serving for the delay so
+	// load balancers notice, then stop accepting and let in-flight
+	// requests finish within the grace period.
+	draining.Store(true)
+	log.Info("shutting down", "delay", c.shutdownDelay, "grace", c.shutdownGrace)
+	time.Sleep(c.shutdownDelay)
+	graceCtx, cancel := context.WithTimeout(context.Background(), c.shutdownGrace)
+	defer cancel()
+	var sg sync.WaitGroup
+	for _, srv := range servers {
+		sg.Go(func() {
+			if err := srv.Shutdown(graceCtx); err != nil {
+				log.Warn("in-flight requests cut at the end of the grace period", "err", err)
+				_ = srv.Close()
+			}
+		})
+	}
+	sg.Wait()
+	stopCtrl()
+	_ = metricsSrv.Shutdown(graceCtx)
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func serve(srv *http.Server, ln net.Listener) error {
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// newServer sets a timeout on every socket: slow or idle clients cannot hold
+// connections forever.
+func newServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(slog.Default().Handler(), slog.LevelDebug),
+	}
+}
+
+func opsMux(reg *prometheus.Registry, live *router.Live, draining *atomic.Bool) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		switch {
+		case draining.Load():
+			http.Error(w, "draining", http.StatusServiceUnavailable)
+		case !live.Ready():
+			http.Error(w, "no routing table yet", http.StatusServiceUnavailable)
+		default:
+			_, _ = w.Write([]byte("ok\n"))
+		}
+	})
+	return mux
+}
