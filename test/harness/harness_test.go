@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"fmt"
+	"k8s.io/utils/ptr"
 	"net"
 	"net/http"
 	"net/netip"
@@ -94,7 +95,7 @@ func TestEndpointSliceToPodBackend(t *testing.T) {
 		},
 		AddressType: discoveryv1.AddressTypeIPv4,
 		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{pod.Addrs[1].String()}}},
-		Ports:       []discoveryv1.EndpointPort{{Name: ptr("http"), Port: &port}},
+		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("http"), Port: &port}},
 	}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatalf("create endpointslice with pod address %v: %v", pod.Addrs[1], err)
@@ -289,5 +290,3 @@ func TestListenerStaysInNamespace(t *testing.T) {
 		t.Fatalf("root namespace can bind pod address %v", pod.Addrs[0])
 	}
 }
-
-func ptr[T any](v T) *T { return &v }

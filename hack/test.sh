@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs every Portico test: unit tests (with the race detector), end-to-end
+# tests against a real kube-apiserver + etcd, bounded fuzzing, and one pass
+# of each benchmark. Needs root (test backends live in network namespaces)
+# and builds the control plane binaries on first use (about 7 minutes).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+FUZZTIME=${FUZZTIME:-20s}
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "provisioning tools"
+hack/provision.sh
+
+step "go vet"
+go vet ./...
+
+step "unit tests (race detector)"
+go test -race -count=1 ./router/... ./controller/... ./proxy/... ./tlsstore/... ./cmd/...
+
+step "end-to-end tests (real kube-apiserver + etcd, backends in network namespaces)"
+go test -count=1 -timeout 20m ./test/...
+
+step "fuzzing, ${FUZZTIME} per target"
+for target in $(go run ./hack/fuzztargets); do
+  pkg=${target%%:*} name=${target##*:}
+  echo "fuzz $pkg $name"
+  go test -run='^$' -fuzz="^${name}\$" -fuzztime="$FUZZTIME" "$pkg"
+done
+
+step "benchmarks, one pass each (numbers: docs/benchmarks.md)"
+go test -run='^$' -bench=. -benchtime=1x ./router/... ./controller/... ./proxy/... ./tlsstore/... >/dev/null
+
+echo
+echo "all tests passed"
