@@ -13,7 +13,9 @@ step() { printf '\n==> %s\n' "$*"; }
 step "provisioning tools"
 hack/provision.sh
 
-step "go vet"
+step "gofmt and go vet"
+unformatted=$(gofmt -l $(git ls-files "*.go"))
+if [ -n "$unformatted" ]; then echo "gofmt needed:"; echo "$unformatted"; exit 1; fi
 go vet ./...
 
 step "unit tests (race detector)"
