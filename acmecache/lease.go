@@ -40,30 +40,38 @@ func (l *LeaseLocker) TryLock(ctx context.Context, name string) (func(), bool, e
 	now := metav1.NewMicroTime(time.Now())
 	secs := int32(ttl / time.Second)
 	spec := coordinationv1.LeaseSpec{HolderIdentity: &l.Identity, LeaseDurationSeconds: &secs, AcquireTime: &now, RenewTime: &now}
-	lease, err := leases.Create(ctx, &coordinationv1.Lease{
+	fresh := &coordinationv1.Lease{
 		ObjectMeta: metav1.ObjectMeta{Name: LeaseName(name), Namespace: l.Namespace,
 			Labels:      map[string]string{"app.kubernetes.io/managed-by": "portico"},
 			Annotations: map[string]string{AnnotationKey: name}},
 		Spec: spec,
-	}, metav1.CreateOptions{})
-	if apierrors.IsAlreadyExists(err) {
-		cur, gerr := leases.Get(ctx, LeaseName(name), metav1.GetOptions{})
-		if gerr != nil {
-			return nil, false, fmt.Errorf("reading Lease %s: %w", LeaseName(name), gerr)
-		}
-		if held(cur, l.Identity, time.Now()) {
-			return nil, false, nil
-		}
-		cur.Spec = spec
-		lease, err = leases.Update(ctx, cur, metav1.UpdateOptions{})
-		if apierrors.IsConflict(err) {
-			return nil, false, nil // someone else took it first
-		}
 	}
-	if err != nil {
-		return nil, false, fmt.Errorf("taking Lease %s: %w", LeaseName(name), err)
+	// The Lease can vanish between a failed create and the read (its
+	// holder released it): then creating it is tried again.
+	for try := 0; ; try++ {
+		lease, err := leases.Create(ctx, fresh, metav1.CreateOptions{})
+		if apierrors.IsAlreadyExists(err) {
+			cur, gerr := leases.Get(ctx, LeaseName(name), metav1.GetOptions{})
+			if apierrors.IsNotFound(gerr) && try < 3 {
+				continue
+			}
+			if gerr != nil {
+				return nil, false, fmt.Errorf("reading Lease %s: %w", LeaseName(name), gerr)
+			}
+			if held(cur, l.Identity, time.Now()) {
+				return nil, false, nil
+			}
+			cur.Spec = spec
+			lease, err = leases.Update(ctx, cur, metav1.UpdateOptions{})
+			if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+				return nil, false, nil // someone else took or released it first; look again later
+			}
+		}
+		if err != nil {
+			return nil, false, fmt.Errorf("taking Lease %s: %w", LeaseName(name), err)
+		}
+		return l.hold(lease, ttl), true, nil
 	}
-	return l.hold(lease, ttl), true, nil
 }
 
 // held reports whether another holder has a Lease that has not expired.

@@ -172,3 +172,5 @@ func applyPair(t *testing.T, ns, name string, names ...string) {
 	c, k := validPair(t, names...)
 	applySecret(t, ns, name, corev1.SecretTypeTLS, c, k)
 }
+
+var netDialer = net.Dialer{Timeout: 90 * time.Second}
