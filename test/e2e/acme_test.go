@@ -149,3 +149,40 @@ func TestACME(t *testing.T) {
 		}
 	})
 }
+
+// TestACMETLSALPN checks the challenge autocert tries first, TLS-ALPN-01
+// (RFC 8737), answered on replica A's HTTPS listener for an order replica B
+// placed. HTTP-01 cannot pass here (nothing listens on Pebble's HTTP port),
+// so one order and one certificate mean TLS-ALPN-01 worked first time.
+func TestACMETLSALPN(t *testing.T) {
+	harness.EnsureIngressClass(t, cp, "portico", false)
+	ns, acmeNS := harness.Namespace(t, cp), harness.Namespace(t, cp)
+	harness.Service(t, cp, ns, "web", 80)
+	const host = "alpn.acme.test"
+	harness.CreateIngress(t, cp, tlsIngress(ns, "site", host, "", map[string]string{"portico.dev/acme": "true"}))
+	httpsPortA, err := harness.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedHTTPPort, err := harness.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pebble := harness.StartPebble(t, closedHTTPPort, httpsPortA)
+	roots, err := pebble.Roots()
+	if err != nil {
+		t.Fatal(err)
+	}
+	acmeFlags := []string{"--acme-directory-url", pebble.DirectoryURL, "--acme-ca-file", pebble.CAFile, "--acme-namespace", acmeNS}
+	harness.StartPortico(t, cp, append([]string{"--https-addr", "127.0.0.1:" + strconv.Itoa(httpsPortA)}, acmeFlags...)...)
+	b := harness.StartPortico(t, cp, acmeFlags...)
+
+	conn, err := tls.DialWithDialer(&netDialer, "tcp", b.HTTPSAddr, &tls.Config{ServerName: host, RootCAs: roots})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	if o, i := pebble.LogCount("Added order"), pebble.LogCount("Issued certificate"); o != 1 || i != 1 {
+		t.Errorf("Pebble: %d orders, %d certificates; want 1 and 1", o, i)
+	}
+}
