@@ -71,6 +71,9 @@ type Result struct {
 	DefaultCertificate *tlsstore.Certificate
 	// InvalidSecrets counts referenced TLS Secrets whose data cannot be used.
 	InvalidSecrets int
+	// ACMEHosts are the rule hosts of Ingresses annotated
+	// portico.dev/acme: "true", sorted: the only hosts ACME may order for.
+	ACMEHosts []string
 }
 
 // Compile translates a snapshot into a routing table. It is a pure function:
@@ -82,7 +85,7 @@ type Result struct {
 // is skipped and reported; the rest of it, and every other Ingress, go live.
 func Compile(s *Snapshot, cfg CompileConfig) Result {
 	c := compiler{snap: s, backends: make(map[string]*router.Backend), certs: cfg.certs, hsts: cfg.HSTS,
-		badSecrets: make(map[types.NamespacedName]bool)}
+		badSecrets: make(map[types.NamespacedName]bool), acme: make(map[string]bool)}
 	if c.certs == nil {
 		c.certs = newCertCache(nil)
 	}
@@ -152,6 +155,7 @@ func Compile(s *Snapshot, cfg CompileConfig) Result {
 		}
 	}
 	res.Problems, res.InvalidSecrets = c.problems, len(c.badSecrets)
+	res.ACMEHosts = sortedHosts(c.acme)
 	for _, ing := range ours {
 		if live[ing] > 0 {
 			res.Admitted = append(res.Admitted, ing)
@@ -179,6 +183,7 @@ type compiler struct {
 	hsts       string
 	badSecrets map[types.NamespacedName]bool
 	backends   map[string]*router.Backend // resolved once per build, shared by routes
+	acme       map[string]bool            // hosts of Ingresses annotated portico.dev/acme
 	problems   []Problem
 }
 
@@ -196,6 +201,13 @@ func (c *compiler) ingress(ing *networkingv1.Ingress, src string) ([]router.Rout
 	for _, t := range ing.Spec.TLS {
 		for _, h := range t.Hosts {
 			tlsHosts[strings.ToLower(h)] = true
+		}
+	}
+	if opts.acme {
+		// ACME hosts are TLS hosts: they redirect and get HSTS like them.
+		c.acmeHosts(ing)
+		for _, rule := range ing.Spec.Rules {
+			tlsHosts[strings.ToLower(rule.Host)] = true
 		}
 	}
 	// Two variants of the options: hosts with and without TLS differ only

@@ -32,6 +32,7 @@ type Config struct {
 	Compile   CompileConfig
 	Live      *router.Live    // where built tables are published
 	TLS       *tlsstore.Store // optional; fed certificates before each table goes live
+	ACME      ACMEHosts       // optional; told the ACME hosts before each table goes live
 	Log       *slog.Logger
 	Events    *EventSink // optional; problems become Kubernetes Events
 	Metrics   *Metrics   // optional
@@ -181,6 +182,9 @@ func (c *Controller) build() {
 	if c.cfg.TLS != nil {
 		c.cfg.TLS.Replace(res.Certificates)
 		c.cfg.TLS.SetDefault(res.DefaultCertificate)
+	}
+	if c.cfg.ACME != nil {
+		c.cfg.ACME.SetHosts(res.ACMEHosts)
 	}
 	c.cfg.Live.Store(res.Table)
 	result := "success"

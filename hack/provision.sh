@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh machine: iproute2 (network
 # namespaces) from Debian, and the control plane binaries built from the Go
-# module proxy (cached; the first build takes about 7 minutes).
+# module proxy (cached; the first build takes about 7 minutes), and Pebble
+# (the ACME test server, a few seconds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,3 +17,4 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 hack/tools.sh k8s >/dev/null
+hack/tools.sh pebble >/dev/null

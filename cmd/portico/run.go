@@ -68,7 +68,11 @@ func run(ctx context.Context, c *config) error {
 	defer stopCtrl()
 
 	live := &router.Live{}
-	store, err := tlsstore.New(tlsstore.Config{})
+	acmeW, err := setupACME(ctrlCtx, c, client, reg, log)
+	if err != nil {
+		return err
+	}
+	store, err := tlsstore.New(acmeW.storeConfig())
 	if err != nil {
 		return err
 	}
@@ -88,6 +92,7 @@ func run(ctx context.Context, c *config) error {
 		},
 		Live:    live,
 		TLS:     store,
+		ACME:    acmeW.hosts(),
 		Log:     log.With("component", "controller"),
 		Events:  controller.NewEventSink(ctrlCtx, client, "portico"),
 		Metrics: controller.NewMetrics(reg),
@@ -101,12 +106,12 @@ func run(ctx context.Context, c *config) error {
 			httpsPort, _ = strconv.Atoi(p)
 		}
 	}
-	httpSrv := newServer(proxy.New(proxy.Config{Table: live, Log: log, Scheme: "http", Transport: transport, HTTPSPort: httpsPort}))
+	httpSrv := newServer(acmeW.httpHandler(proxy.New(proxy.Config{Table: live, Log: log, Scheme: "http", Transport: transport, HTTPSPort: httpsPort})))
 	servers := []*http.Server{httpSrv}
 	var httpsSrv *http.Server
 	if c.httpsAddr != "" {
 		httpsSrv = newServer(proxy.New(proxy.Config{Table: live, Log: log, Scheme: "https", Transport: transport}))
-		httpsSrv.TLSConfig = store.TLSConfig()
+		httpsSrv.TLSConfig = acmeW.tlsConfig(store.TLSConfig())
 		servers = append(servers, httpsSrv)
 	}
 	metricsSrv := &http.Server{
