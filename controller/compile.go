@@ -126,7 +126,7 @@ func Compile(s *Snapshot, cfg CompileConfig) Result {
 				"spec.defaultBackend is ignored: the older Ingress %s already sets the default backend", def.Source))
 		}
 	} else if ref := cfg.DefaultBackend; ref != nil {
-		b, err := c.backend(ref.Namespace, ref.Name, ref.Port)
+		b, err := c.backend(keyOf(ref.Namespace, ref.Name, ref.Port))
 		if err != nil {
 			c.problem(nil, "DefaultBackendInvalid", "--default-backend-service "+ref.String()+": "+err.Error())
 		} else {
@@ -297,7 +297,7 @@ func checkHost(h string) string {
 	if strings.Contains(name, "*") {
 		return fmt.Sprintf("host %q: a wildcard may only be the whole first label", truncate(h, 64))
 	}
-	for _, label := range strings.Split(name, ".") {
+	for label, rest, more := strings.Cut(name, "."); ; label, rest, more = strings.Cut(rest, ".") {
 		if label == "" || len(label) > 63 {
 			return fmt.Sprintf("host %q is not a valid DNS name", truncate(h, 64))
 		}
@@ -307,8 +307,10 @@ func checkHost(h string) string {
 				return fmt.Sprintf("host %q is not a valid DNS name", truncate(h, 64))
 			}
 		}
+		if !more {
+			return ""
+		}
 	}
-	return ""
 }
 
 // checkPath maps the path type (ImplementationSpecific is Prefix in Portico)
@@ -358,41 +360,45 @@ func (c *compiler) ingressBackend(ns string, b *networkingv1.IngressBackend) (*r
 		return nil, &backendError{"InvalidBackend", "backend names no Service"}
 	}
 	k := backendKey{ns, b.Service.Name, b.Service.Port.Name, b.Service.Port.Number}
+	if b.Service.Port.Name != "" {
+		k.portNum = 0 // the API server allows only one of them; the name decides
+	}
 	// The paths of one Ingress mostly share a backend: remembering the
 	// last one spares hashing the key, a third of a 10k-Ingress build.
 	if c.last != nil && c.lastKey == k {
 		return c.last, nil
 	}
-	port := b.Service.Port.Name
-	if port == "" {
-		if be, ok := c.backends[k]; ok { // spares formatting the number
-			c.last, c.lastKey = be, k
-			return be, nil
-		}
-		port = strconv.Itoa(int(b.Service.Port.Number))
-	}
-	be, err := c.backend(ns, b.Service.Name, port)
+	be, err := c.backend(k)
 	if err == nil {
 		c.last, c.lastKey = be, k
 	}
 	return be, err
 }
 
-// backendKey names a Service port without building a string: looking a
-// backend up costs no allocation. A port is named either by name or by
-// number; backend stores numbered ports under both forms.
+// backendKey names a Service port, by name or else by number, without
+// building a string: looking a backend up costs no allocation.
 type backendKey struct {
 	ns, name, portName string
 	portNum            int32
 }
 
+// keyOf is the key of "namespace/name:port" with port a name or a number.
+func keyOf(ns, name, port string) backendKey {
+	if n, err := strconv.Atoi(port); err == nil && n > 0 && n < 65536 && strconv.Itoa(n) == port {
+		return backendKey{ns: ns, name: name, portNum: int32(n)}
+	}
+	return backendKey{ns: ns, name: name, portName: port}
+}
+
 // backend resolves a Service port to its endpoints, once per build.
-func (c *compiler) backend(ns, name, port string) (*router.Backend, error) {
-	key := backendKey{ns: ns, name: name, portName: port}
+func (c *compiler) backend(key backendKey) (*router.Backend, error) {
 	if b, ok := c.backends[key]; ok {
 		return b, nil
 	}
-	id := ns + "/" + name + ":" + port
+	ns, name, port := key.ns, key.name, key.portName
+	if port == "" {
+		port = strconv.Itoa(int(key.portNum))
+	}
 	svcKey := types.NamespacedName{Namespace: ns, Name: name}
 	svc := c.snap.Services[svcKey]
 	if svc == nil {
@@ -406,13 +412,10 @@ func (c *compiler) backend(ns, name, port string) (*router.Backend, error) {
 		return nil, &backendError{"ServicePortNotFound", fmt.Sprintf("Service %s has no port %s", svcKey, port)}
 	}
 	b := &router.Backend{
-		ID: id, Namespace: ns, Service: name, Port: port,
+		ID: ns + "/" + name + ":" + port, Namespace: ns, Service: name, Port: port,
 		Endpoints: endpointAddrs(sp, c.snap.Slices[svcKey]),
 	}
 	c.backends[key] = b
-	if n, err := strconv.Atoi(port); err == nil && strconv.Itoa(n) == port {
-		c.backends[backendKey{ns: ns, name: name, portNum: int32(n)}] = b
-	}
 	return b, nil
 }
 
