@@ -20,6 +20,9 @@ type Table struct {
 type pathSet struct {
 	exact  map[string]*Route
 	prefix map[string]*Route // keyed without the trailing slash: "/foo/" and "/foo" are one rule, "/" is ""
+	// Bounds that let Match skip lookups that cannot hit.
+	exactMaxLen int // longest Exact path
+	prefixDepth int // most segments in a Prefix key ("" 0, "/a" 1, "/a/b" 2)
 }
 
 // Conflict is a rule that lost to an earlier one with the same host, path
@@ -53,6 +56,11 @@ func New(routes []Route, def *Route) (*Table, []Conflict) {
 			continue
 		}
 		m[key] = r
+		if r.Type == Prefix {
+			ps.prefixDepth = max(ps.prefixDepth, strings.Count(key, "/"))
+		} else {
+			ps.exactMaxLen = max(ps.exactMaxLen, len(key))
+		}
 		t.routes = append(t.routes, r)
 	}
 	return t, conflicts
