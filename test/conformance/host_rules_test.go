@@ -3,6 +3,7 @@ package conformance
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"net"
 	"net/http"
 	"testing"
@@ -50,10 +51,12 @@ func TestHostRules(t *testing.T) {
 		}
 	})
 
-	t.Run("An Ingress with a host rule should send traffic to the matching backend service", func(t *testing.T) {
-		// foo.bar.com has a TLS section, and Portico redirects plain HTTP
-		// for such hosts by default (portico.dev/ssl-redirect). The suite's
-		// Go client follows redirects; so does this test, explicitly.
+	// The suite's client does not follow redirects and wants 200 over plain
+	// HTTP. foo.bar.com has a TLS section, and Portico redirects plain HTTP
+	// for such hosts by default (portico.dev/ssl-redirect, as ingress-nginx
+	// does), so the scenario is checked twice: Portico's default, then the
+	// scenario exactly as written with the redirect turned off.
+	t.Run("An Ingress with a host rule should send traffic to the matching backend service (default: 308 to HTTPS, then served)", func(t *testing.T) {
 		r, err := send(plain, "GET", e.url("/"), "foo.bar.com")
 		if err != nil {
 			t.Fatal(err)
@@ -93,4 +96,21 @@ func TestHostRules(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("An Ingress with a host rule should send traffic to the matching backend service (as written, portico.dev/ssl-redirect: false)", func(t *testing.T) {
+		harness.UpdateIngress(t, cp, e.ns, "host-rules", func(ing *networkingv1.Ingress) {
+			ing.Annotations = map[string]string{"portico.dev/ssl-redirect": "false"}
+		})
+		var r result
+		harness.Eventually(t, 10*time.Second, func() (err error) {
+			r, err = send(plain, "GET", e.url("/"), "foo.bar.com")
+			if err == nil && r.status == http.StatusPermanentRedirect {
+				err = errors.New("still redirected")
+			}
+			return err
+		})
+		if r.status != http.StatusOK || r.backend != "foo-bar-com" || r.echo.Host != "foo.bar.com" {
+			t.Errorf("got %d from %q with request host %q, want 200 from foo-bar-com, host foo.bar.com", r.status, r.backend, r.echo.Host)
+		}
+	})
 }
