@@ -20,7 +20,12 @@ import (
 // EndpointSlices name their ports after the Service port's name, which is how
 // the target port is found (it may differ per slice during a rollout).
 func endpointAddrs(sp corev1.ServicePort, eps []*discoveryv1.EndpointSlice) []string {
-	var ready, draining []string
+	n := 0
+	for _, s := range eps {
+		n += len(s.Endpoints)
+	}
+	ready := make([]string, 0, n) // one allocation, not one per doubling
+	var draining []string
 	for _, s := range eps {
 		if s.AddressType != discoveryv1.AddressTypeIPv4 && s.AddressType != discoveryv1.AddressTypeIPv6 {
 			continue // FQDN slices are deprecated and not followed

@@ -78,15 +78,29 @@ func (t *Table) matchAny(path string) *Route {
 }
 
 func (ps *pathSet) match(path string, def *Route) *Route {
-	if r := ps.exact[path]; r != nil {
-		return r
+	if len(path) <= ps.exactMaxLen {
+		if r := ps.exact[path]; r != nil {
+			return r
+		}
 	}
 	if len(ps.prefix) == 0 {
 		return def
 	}
 	// Try the path itself and then each shorter run of whole segments:
-	// "/a/b/" tries "/a/b", "/a", "" (the root).
+	// "/a/b/" tries "/a/b", "/a", "" (the root). Runs longer than the
+	// deepest rule cannot match, so start at that depth: a map lookup is
+	// most of the cost of a match.
 	p := strings.TrimRight(path, "/")
+	depth := 0
+	for i := 0; i < len(p); i++ {
+		if p[i] == '/' {
+			if depth == ps.prefixDepth {
+				p = p[:i]
+				break
+			}
+			depth++
+		}
+	}
 	for {
 		if r := ps.prefix[p]; r != nil {
 			return r

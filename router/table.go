@@ -20,6 +20,9 @@ type Table struct {
 type pathSet struct {
 	exact  map[string]*Route
 	prefix map[string]*Route // keyed without the trailing slash: "/foo/" and "/foo" are one rule, "/" is ""
+	// Bounds that let Match skip lookups that cannot hit.
+	exactMaxLen int // longest Exact path
+	prefixDepth int // most segments in a Prefix key ("" 0, "/a" 1, "/a/b" 2)
 }
 
 // Conflict is a rule that lost to an earlier one with the same host, path
@@ -44,15 +47,20 @@ func New(routes []Route, def *Route) (*Table, []Conflict) {
 	for i := range routes {
 		r := fill(&routes[i])
 		ps := t.pathsFor(r.Host)
-		m, key := ps.exact, r.Path
+		m, key := ps.exactMap(), r.Path
 		if r.Type == Prefix {
-			m, key = ps.prefix, strings.TrimRight(r.Path, "/")
+			m, key = ps.prefixMap(), strings.TrimRight(r.Path, "/")
 		}
 		if w, dup := m[key]; dup {
 			conflicts = append(conflicts, Conflict{Winner: w, Loser: r})
 			continue
 		}
 		m[key] = r
+		if r.Type == Prefix {
+			ps.prefixDepth = max(ps.prefixDepth, strings.Count(key, "/"))
+		} else {
+			ps.exactMaxLen = max(ps.exactMaxLen, len(key))
+		}
 		t.routes = append(t.routes, r)
 	}
 	return t, conflicts
@@ -86,8 +94,22 @@ func (t *Table) pathsFor(host string) *pathSet {
 	return ps
 }
 
-func newPathSet() *pathSet {
-	return &pathSet{exact: make(map[string]*Route), prefix: make(map[string]*Route)}
+func newPathSet() *pathSet { return &pathSet{} }
+
+// exactMap and prefixMap make a host's maps on first use: most hosts have
+// only one kind of rule, and reading a nil map is fine.
+func (ps *pathSet) exactMap() map[string]*Route {
+	if ps.exact == nil {
+		ps.exact = make(map[string]*Route)
+	}
+	return ps.exact
+}
+
+func (ps *pathSet) prefixMap() map[string]*Route {
+	if ps.prefix == nil {
+		ps.prefix = make(map[string]*Route)
+	}
+	return ps.prefix
 }
 
 // Routes returns every live route (not the default backend), sorted by host,

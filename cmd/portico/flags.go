@@ -105,6 +105,8 @@ func usage(w io.Writer, fs *flag.FlagSet) {
 Usage:
   portico [flags]     run the controller and proxy
   portico version     print the version
+  portico routes [--metrics-addr ADDR] [--url URL]
+                      print a running instance's routing table, or which rule URL hits
 
 Flags:
 `)

@@ -21,6 +21,8 @@ func main() {
 		case "version":
 			fmt.Println("portico", version)
 			return
+		case "routes":
+			os.Exit(routesCommand(os.Args[2:], os.Stdout, os.Stderr))
 		}
 	}
 	cfg, err := parseFlags(os.Args[1:])

@@ -1,0 +1,96 @@
+package router
+
+import "strings"
+
+// HostLevel is the kind of host rule that decided a request.
+type HostLevel string
+
+const (
+	HostExact    HostLevel = "exact"    // a rule for exactly this host
+	HostWildcard HostLevel = "wildcard" // a "*.domain" rule covering one extra label
+	HostAny      HostLevel = "any"      // rules without a host
+	HostNone     HostLevel = "none"     // no host rule at all applies
+)
+
+// Explanation says which route a request gets and why. It is what
+// /debug/routes?url= answers; it is slow (it allocates) and meant for people.
+type Explanation struct {
+	Host      string    // the host as matched: lower case, no port, no trailing dot
+	Path      string    // the path as matched and forwarded (CleanPath)
+	HostLevel HostLevel // which level of host rules decided
+	HostRule  string    // that level's host as written in rules: "foo.com", "*.foo.com", "" for any
+	Route     *Route    // the route taken; nil means 404
+	Default   bool      // Route is the default backend
+	Reason    string    // one sentence for people
+}
+
+// Explain is Match for people: it cleans path itself and reports how the
+// answer was reached. Its Route is always the one Match returns.
+func (t *Table) Explain(host, path string) Explanation {
+	e := Explanation{Path: CleanPath(path)}
+	h := stripPort(host)
+	h = strings.TrimSuffix(h, ".")
+	e.Host = asciiLower(h)
+	route := t.Match(host, e.Path)
+
+	var ps *pathSet
+	switch {
+	case len(h) > maxHost:
+		// Longer than any DNS name: only rules without a host can apply.
+	case t.exact[e.Host] != nil:
+		ps, e.HostLevel, e.HostRule = t.exact[e.Host], HostExact, e.Host
+	default:
+		if i := strings.IndexByte(e.Host, '.'); i > 0 && t.wildcard[e.Host[i+1:]] != nil {
+			ps, e.HostLevel, e.HostRule = t.wildcard[e.Host[i+1:]], HostWildcard, "*."+e.Host[i+1:]
+		}
+	}
+	if ps == nil && t.anyHost != nil {
+		ps, e.HostLevel = t.anyHost, HostAny
+	}
+	if ps == nil {
+		e.HostLevel = HostNone
+	}
+	e.Route = route
+	e.Default = route != nil && route == t.def
+	shown := e.Host
+	if shown == "" {
+		shown = `""`
+	}
+	var why string
+	switch e.HostLevel {
+	case HostExact:
+		why = "host " + shown + " has rules of its own"
+	case HostWildcard:
+		why = "host " + shown + " is covered by wildcard " + e.HostRule + " (exactly one extra label)"
+	case HostAny:
+		why = "no rule names host " + shown + ", so the rules without a host apply"
+	default:
+		why = "no rule names host " + shown + " and there are no rules without a host"
+	}
+	switch {
+	case route == nil:
+		e.Reason = why + "; no path matched and there is no default backend: 404"
+	case e.Default && ps != nil:
+		e.Reason = why + "; none of its paths matched, and a host never falls through to less specific hosts: default backend"
+	case e.Default:
+		e.Reason = why + ": default backend"
+	case route.Type == Exact:
+		e.Reason = why + "; Exact path " + route.Path + " equals the request path"
+	default:
+		e.Reason = why + "; Prefix path " + route.Path + " is the longest one that prefixes the request path segment by segment"
+	}
+	return e
+}
+
+func asciiLower(s string) string {
+	if !hasUpper(s) {
+		return s
+	}
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + ('a' - 'A')
+		}
+	}
+	return string(b)
+}
