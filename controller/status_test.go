@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -219,4 +220,30 @@ func TestStatusWriterSync(t *testing.T) {
 	if got := get("left-theirs"); !sameAddresses(got, theirs) {
 		t.Errorf("left-theirs status = %v, want untouched %v", got, theirs)
 	}
+}
+
+// FuzzParseAddresses: never panics; what it accepts is normalized, each
+// entry is exactly an IP or a host name, and printing and parsing again
+// gives the same list.
+func FuzzParseAddresses(f *testing.F) {
+	for _, s := range []string{"10.0.0.1", "a.example.com,10.0.0.1", " , ", "2001:db8::1", "fe80::1%eth0", "*.x", "A.B"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := ParseAddresses(s)
+		if err != nil {
+			return
+		}
+		var parts []string
+		for _, a := range got {
+			if (a.IP == "") == (a.Hostname == "") {
+				t.Fatalf("ParseAddresses(%q): entry %+v is not exactly one of ip/hostname", s, a)
+			}
+			parts = append(parts, a.IP+a.Hostname)
+		}
+		again, err := ParseAddresses(strings.Join(parts, ","))
+		if err != nil || !sameAddresses(got, again) || len(again) != len(got) {
+			t.Fatalf("ParseAddresses(%q) = %v; reparsed %v, %v", s, got, again, err)
+		}
+	})
 }
