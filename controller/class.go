@@ -16,6 +16,10 @@ type ClassConfig struct {
 	ControllerName    string // IngressClass spec.controller we claim
 	IngressClass      string // class name honoured in the legacy annotation
 	WatchWithoutClass bool   // serve Ingresses that name no class at all
+	// NameOnly is set when IngressClasses cannot be read (a namespaced
+	// Role only): spec.ingressClassName is then ours when it equals
+	// IngressClass, and no class is known to be the default.
+	NameOnly bool
 }
 
 // classifier decides ownership from the IngressClasses of a snapshot.
@@ -48,9 +52,13 @@ func newClassifier(cfg ClassConfig, classes []*networkingv1.IngressClass) classi
 // An Ingress naming a class that does not exist is nobody's.
 func (c classifier) owns(ing *networkingv1.Ingress) bool {
 	if name := ing.Spec.IngressClassName; name != nil {
+		if c.cfg.NameOnly {
+			return *name == c.cfg.IngressClass
+		}
 		return c.ours[*name]
 	}
-	if v, ok := ing.Annotations[legacyClassAnnotation]; ok {
+	// An empty annotation names no class.
+	if v := ing.Annotations[legacyClassAnnotation]; v != "" {
 		return v == c.cfg.IngressClass
 	}
 	return c.isDefault || c.cfg.WatchWithoutClass

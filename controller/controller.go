@@ -34,8 +34,9 @@ type Config struct {
 	TLS       *tlsstore.Store // optional; fed certificates before each table goes live
 	ACME      ACMEHosts       // optional; told the ACME hosts before each table goes live
 	Log       *slog.Logger
-	Events    *EventSink // optional; problems become Kubernetes Events
-	Metrics   *Metrics   // optional
+	Events    *EventSink    // optional; problems become Kubernetes Events
+	Metrics   *Metrics      // optional
+	Status    *StatusWriter // optional; fed every build, writes only while leading
 	// Holdoff coalesces bursts of changes: a build starts Holdoff after the
 	// last change, but never later than MaxHoldoff after the first.
 	Holdoff, MaxHoldoff time.Duration
@@ -57,6 +58,11 @@ type Controller struct {
 	secrets   listersv1.SecretLister
 	factories []informers.SharedInformerFactory
 	synced    []cache.InformerSynced
+	// IngressClasses are cluster-scoped: with only a namespaced Role they
+	// cannot be read, and the class informer is then not started (see
+	// classaccess.go).
+	classFactory informers.SharedInformerFactory
+	classSynced  cache.InformerSynced
 }
 
 // New sets up the informers; nothing runs before Run.
@@ -81,16 +87,20 @@ func New(cfg Config) *Controller {
 			o.FieldSelector = "type=" + string(corev1.SecretTypeTLS)
 		}))
 	c.factories = []informers.SharedInformerFactory{f, tlsOnly}
+	c.classFactory = informers.NewSharedInformerFactory(cfg.Client, 0)
 
 	ing := f.Networking().V1().Ingresses()
-	cls := f.Networking().V1().IngressClasses()
+	cls := c.classFactory.Networking().V1().IngressClasses()
 	svc := f.Core().V1().Services()
 	eps := f.Discovery().V1().EndpointSlices()
 	sec := tlsOnly.Core().V1().Secrets()
 	c.ingresses, c.classes, c.services, c.slices, c.secrets = ing.Lister(), cls.Lister(), svc.Lister(), eps.Lister(), sec.Lister()
-	for _, inf := range []cache.SharedIndexInformer{ing.Informer(), cls.Informer(), svc.Informer(), eps.Informer(), sec.Informer()} {
+	for _, inf := range []cache.SharedIndexInformer{ing.Informer(), svc.Informer(), eps.Informer(), sec.Informer()} {
 		c.watch(inf)
 	}
+	c.watch(cls.Informer())
+	c.classSynced, c.synced = c.synced[len(c.synced)-1], c.synced[:len(c.synced)-1]
+	c.cfg.Status.useLister(c.ingresses)
 	return c
 }
 
@@ -125,8 +135,13 @@ func (c *Controller) Run(ctx context.Context) error {
 		f.Start(ctx.Done())
 		defer f.Shutdown()
 	}
+	synced := c.synced
+	if c.startClassInformer(ctx) {
+		defer c.classFactory.Shutdown()
+		synced = append(synced[:len(synced):len(synced)], c.classSynced)
+	}
 	start := time.Now()
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
+	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
 		return fmt.Errorf("informer caches did not sync: %w", context.Cause(ctx))
 	}
 	c.cfg.Log.Info("informer caches synced", "after", time.Since(start).Round(time.Millisecond))
@@ -197,6 +212,7 @@ func (c *Controller) build() {
 	c.cfg.Log.Debug("table built", "routes", res.Table.Len(), "admitted", len(res.Admitted),
 		"rejected", len(res.Rejected), "problems", len(res.Problems), "took", time.Since(start))
 	c.cfg.Events.report(res, c.cfg.Log)
+	c.cfg.Status.update(res)
 	if c.cfg.OnBuild != nil {
 		c.cfg.OnBuild(res)
 	}

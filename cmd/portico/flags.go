@@ -35,7 +35,8 @@ type config struct {
 	shutdownDelay     time.Duration
 	logLevel          slog.Level
 	logFormat         string
-	acme              acmeFlags
+	acme              acmeFlags   // acme.go
+	leader            leaderFlags // leader.go
 }
 
 func parseFlags(args []string) (*config, error) {
@@ -57,6 +58,7 @@ func parseFlags(args []string) (*config, error) {
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.logFormat, "log-format", "json", "log format: json or text")
 	c.acme.register(fs)
+	addLeaderFlags(fs, &c.leader)
 	fs.Usage = func() { usage(fs.Output(), fs) }
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -91,6 +93,9 @@ func parseFlags(args []string) (*config, error) {
 		return nil, fmt.Errorf("--log-format: want json or text, got %q", c.logFormat)
 	}
 	if err := c.acme.validate(); err != nil {
+		return nil, err
+	}
+	if err := c.leader.validate(); err != nil {
 		return nil, err
 	}
 	if c.shutdownGrace <= 0 {

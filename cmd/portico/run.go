@@ -77,6 +77,7 @@ func run(ctx context.Context, c *config) error {
 		return err
 	}
 	store.RotateTicketKeys(ctrlCtx, time.Hour)
+	status := newStatusWriter(&c.leader, client, log.With("component", "status"))
 	ctrl := controller.New(controller.Config{
 		Client:    client,
 		Namespace: c.watchNamespace,
@@ -96,6 +97,7 @@ func run(ctx context.Context, c *config) error {
 		Log:     log.With("component", "controller"),
 		Events:  controller.NewEventSink(ctrlCtx, client, "portico"),
 		Metrics: controller.NewMetrics(reg),
+		Status:  status,
 	})
 
 	var draining atomic.Bool
@@ -139,6 +141,7 @@ func run(ctx context.Context, c *config) error {
 	log.Info("portico starting", "version", version, "http", httpLn.Addr().String(), "https", c.httpsAddr, "metrics", metricsLn.Addr().String(),
 		"ingress_class", c.ingressClass, "controller_name", c.controllerName, "watch_namespace", c.watchNamespace)
 
+	stopLeader := startLeaderElection(ctx, &c.leader, client, status, reg, log.With("component", "leader"))
 	ctrlDone := make(chan error, 1)
 	go func() { ctrlDone <- ctrl.Run(ctrlCtx) }()
 
@@ -168,6 +171,7 @@ func run(ctx context.Context, c *config) error {
 	// load balancers notice, then stop accepting and let in-flight
 	// requests finish within the grace period.
 	draining.Store(true)
+	leaderReleased := stopLeader()
 	log.Info("shutting down", "delay", c.shutdownDelay, "grace", c.shutdownGrace)
 	time.Sleep(c.shutdownDelay)
 	graceCtx, cancel := context.WithTimeout(context.Background(), c.shutdownGrace)
@@ -183,6 +187,7 @@ func run(ctx context.Context, c *config) error {
 	}
 	sg.Wait()
 	stopCtrl()
+	<-leaderReleased
 	_ = metricsSrv.Shutdown(graceCtx)
 	if err := g.Wait(); err != nil {
 		return err

@@ -129,9 +129,9 @@ func parseLeaf(t *testing.T, certPEM []byte) *x509.Certificate {
 	return leaf
 }
 
-// wantEvent checks a Warning Event with reason on the named Ingress whose
+// warningEventMatching checks a Warning Event with reason on the named Ingress whose
 // message matches re.
-func wantEvent(ns, ingress, reason, re string) func() error {
+func warningEventMatching(ns, ingress, reason, re string) func() error {
 	rx := regexp.MustCompile(re)
 	return func() error {
 		evs, err := cp.Client.CoreV1().Events(ns).List(context.Background(), metav1.ListOptions{
