@@ -113,7 +113,9 @@ func run(ctx context.Context, c *config) error {
 	var httpsSrv *http.Server
 	if c.httpsAddr != "" {
 		httpsSrv = newServer(proxy.New(proxy.Config{Table: live, Log: log, Scheme: "https", Transport: transport}))
-		httpsSrv.TLSConfig = acmeW.tlsConfig(store.TLSConfig())
+		tm := newTLSMetrics(reg)
+		httpsSrv.TLSConfig = tm.instrument(acmeW.tlsConfig(store.TLSConfig()))
+		httpsSrv.ErrorLog = tm.errorLog(log.Handler())
 		servers = append(servers, httpsSrv)
 	}
 	metricsSrv := &http.Server{
