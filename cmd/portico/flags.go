@@ -35,6 +35,7 @@ type config struct {
 	shutdownDelay     time.Duration
 	logLevel          slog.Level
 	logFormat         string
+	dp                dataplaneFlags // --h2c, --proxy-protocol, --access-log, --trusted-proxies
 }
 
 func parseFlags(args []string) (*config, error) {
@@ -55,6 +56,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.DurationVar(&c.shutdownDelay, "shutdown-delay", 0, "on SIGTERM, how long to keep serving with /readyz failing before listeners close (lets load balancers notice)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.logFormat, "log-format", "json", "log format: json or text")
+	c.dp.register(fs)
 	fs.Usage = func() { usage(fs.Output(), fs) }
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -87,6 +89,9 @@ func parseFlags(args []string) (*config, error) {
 	}
 	if c.logFormat != "json" && c.logFormat != "text" {
 		return nil, fmt.Errorf("--log-format: want json or text, got %q", c.logFormat)
+	}
+	if err := c.dp.validate(); err != nil {
+		return nil, err
 	}
 	if c.shutdownGrace <= 0 {
 		return nil, fmt.Errorf("--shutdown-grace must be positive")

@@ -22,7 +22,6 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"portico.dev/portico/controller"
-	"portico.dev/portico/proxy"
 	"portico.dev/portico/router"
 	"portico.dev/portico/tlsstore"
 )
@@ -94,18 +93,18 @@ func run(ctx context.Context, c *config) error {
 	})
 
 	var draining atomic.Bool
-	transport := proxy.NewTransport(proxy.TransportConfig{})
+	dp := newDataplane(&c.dp, live, log)
 	httpsPort := 0
 	if c.httpsAddr != "" {
 		if _, p, err := net.SplitHostPort(c.httpsAddr); err == nil {
 			httpsPort, _ = strconv.Atoi(p)
 		}
 	}
-	httpSrv := newServer(proxy.New(proxy.Config{Table: live, Log: log, Scheme: "http", Transport: transport, HTTPSPort: httpsPort}))
+	httpSrv := dp.server("http", httpsPort)
 	servers := []*http.Server{httpSrv}
 	var httpsSrv *http.Server
 	if c.httpsAddr != "" {
-		httpsSrv = newServer(proxy.New(proxy.Config{Table: live, Log: log, Scheme: "https", Transport: transport}))
+		httpsSrv = dp.server("https", 0)
 		httpsSrv.TLSConfig = store.TLSConfig()
 		servers = append(servers, httpsSrv)
 	}
@@ -131,6 +130,7 @@ func run(ctx context.Context, c *config) error {
 	if err != nil {
 		return fmt.Errorf("--metrics-addr: %w", err)
 	}
+	httpLn, httpsLn = dp.listener(httpLn), dp.listener(httpsLn)
 	log.Info("portico starting", "version", version, "http", httpLn.Addr().String(), "https", c.httpsAddr, "metrics", metricsLn.Addr().String(),
 		"ingress_class", c.ingressClass, "controller_name", c.controllerName, "watch_namespace", c.watchNamespace)
 
