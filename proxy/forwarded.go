@@ -54,7 +54,7 @@ func (f *Forwarded) set(pr *httputil.ProxyRequest, scheme string) {
 		vals[0], vals[1], vals[2], vals[3], vals[4] = host, host, scheme, in.Host, portOf(in.Host, scheme)
 	}
 	h["X-Forwarded-For"] = vals[0:1:1]
-	h["X-Real-IP"] = vals[1:2:2]
+	h["X-Real-Ip"] = vals[1:2:2] // canonical key: it replaces what a client sent
 	h["X-Forwarded-Proto"] = vals[2:3:3]
 	h["X-Forwarded-Host"] = vals[3:4:4]
 	h["X-Forwarded-Port"] = vals[4:5:5]

@@ -366,6 +366,17 @@ func TestHeaders(t *testing.T) {
 			t.Errorf("backend saw Host %q, X-Forwarded-Host %q; want app.example for both", s.Host, s.Headers.Get("X-Forwarded-Host"))
 		}
 	})
+	t.Run("forwarded headers from an untrusted client are replaced", func(t *testing.T) {
+		s := get(t, nil, "X-Real-IP", "6.6.6.6", "X-Forwarded-For", "6.6.6.6", "X-Forwarded-Port", "1", "Forwarded", "for=6.6.6.6")
+		if p := s.Headers.Get("X-Forwarded-Port"); p == "1" || p == "" {
+			t.Errorf("X-Forwarded-Port = %q, want the listener's port", p)
+		}
+		for k, want := range map[string]string{"X-Real-Ip": "127.0.0.1", "X-Forwarded-For": "127.0.0.1", "Forwarded": ""} {
+			if got := strings.Join(s.Headers[k], ","); got != want {
+				t.Errorf("%s = %q, want %q", k, got, want)
+			}
+		}
+	})
 	t.Run("upstream-host overrides Host", func(t *testing.T) {
 		s := get(t, &router.Options{UpstreamHost: "internal.svc:8080"})
 		if s.Host != "internal.svc:8080" {
