@@ -134,7 +134,9 @@ func FuzzProxyProtocol(f *testing.F) {
 	})
 }
 
-func itoa(p uint16) string { return netip.AddrPortFrom(netip.IPv4Unspecified(), p).String()[len("0.0.0.0:"):] }
+func itoa(p uint16) string {
+	return netip.AddrPortFrom(netip.IPv4Unspecified(), p).String()[len("0.0.0.0:"):]
+}
 
 func TestListenerServesHTTPWithTheHeadersClient(t *testing.T) {
 	t.Parallel()
