@@ -49,8 +49,8 @@ func PorticoBinary() (string, error) {
 // Portico is a running portico process, reached only over its sockets.
 type Portico struct {
 	HTTPAddr, HTTPSAddr, MetricsAddr string // 127.0.0.1:PORT each
-	Cmd                                      *exec.Cmd
-	LogPath                                  string
+	Cmd                              *exec.Cmd
+	LogPath                          string
 
 	done    chan struct{}
 	waitErr error
