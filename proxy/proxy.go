@@ -150,6 +150,7 @@ func (c *call) serve() {
 	if c.tries <= 0 {
 		c.tries = p.cfg.Defaults.Tries
 	}
+	c.tries = min(c.tries, maxTries)
 	c.readTimeout, c.sendTimeout = orDefault(o.ReadTimeout, p.cfg.Defaults.ReadTimeout), orDefault(o.SendTimeout, p.cfg.Defaults.SendTimeout)
 
 	// One cancellable context per request lets a timeout abort the
