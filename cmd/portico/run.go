@@ -54,7 +54,16 @@ func run(ctx context.Context, c *config) error {
 		return err
 	}
 	rc.UserAgent = "portico/" + version
+	// client-go's default of 5 requests/s makes a leader with hundreds of
+	// Ingresses take minutes to publish status.
+	rc.QPS, rc.Burst = c.kubeAPIQPS, c.kubeAPIBurst
 	client, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return err
+	}
+	// Events get a client (and so a rate limiter) of their own: a burst of
+	// status writes must never delay the Event that explains a problem.
+	eventClient, err := kubernetes.NewForConfig(rc)
 	if err != nil {
 		return err
 	}
@@ -94,7 +103,7 @@ func run(ctx context.Context, c *config) error {
 		TLS:     store,
 		ACME:    acmeW.hosts(),
 		Log:     log.With("component", "controller"),
-		Events:  controller.NewEventSink(ctrlCtx, client, "portico"),
+		Events:  controller.NewEventSink(ctrlCtx, eventClient, "portico"),
 		Metrics: controller.NewMetrics(reg),
 		Status:  status,
 	})
