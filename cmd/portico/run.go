@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"portico.dev/portico/controller"
+	"portico.dev/portico/proxy"
 	"portico.dev/portico/router"
 	"portico.dev/portico/tlsstore"
 )
@@ -109,7 +110,7 @@ func run(ctx context.Context, c *config) error {
 	})
 
 	var draining atomic.Bool
-	dp := newDataplane(&c.dp, live, log)
+	dp := newDataplane(&c.dp, live, log, proxy.NewMetrics(reg))
 	httpsPort := 0
 	if c.httpsAddr != "" {
 		if _, p, err := net.SplitHostPort(c.httpsAddr); err == nil {
