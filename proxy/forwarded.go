@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/http/httputil"
 	"net/netip"
+	"strings"
 )
 
 // Forwarded sets X-Forwarded-For, X-Forwarded-Host, X-Forwarded-Proto,
@@ -34,32 +35,36 @@ func (f *Forwarded) set(pr *httputil.ProxyRequest, scheme string) {
 	// ReverseProxy has already removed X-Forwarded-{For,Host,Proto} from
 	// the outgoing request (that is Rewrite's contract).
 	_ = port
+	// One backing array for the five values: one allocation, not five.
+	vals := make([]string, 5)
 	if f.trusted(ip.Unmap()) {
 		prior := in.Header["X-Forwarded-For"]
-		xff := host
+		vals[0] = host
 		if len(prior) > 0 {
-			xff = joinXFF(prior) + ", " + host
+			vals[0] = joinXFF(prior) + ", " + host
 		}
-		h["X-Forwarded-For"] = []string{xff}
-		h["X-Real-IP"] = []string{firstXFF(prior, host)}
-		copyOr(h, in.Header, "X-Forwarded-Proto", scheme)
-		copyOr(h, in.Header, "X-Forwarded-Host", in.Host)
-		copyOr(h, in.Header, "X-Forwarded-Port", portOf(in.Host, scheme))
-		return
+		vals[1] = firstXFF(prior, host)
+		vals[2] = firstOr(in.Header, "X-Forwarded-Proto", scheme)
+		vals[3] = firstOr(in.Header, "X-Forwarded-Host", in.Host)
+		vals[4] = firstOr(in.Header, "X-Forwarded-Port", "")
+		if vals[4] == "" {
+			vals[4] = portOf(in.Host, scheme)
+		}
+	} else {
+		vals[0], vals[1], vals[2], vals[3], vals[4] = host, host, scheme, in.Host, portOf(in.Host, scheme)
 	}
-	h["X-Forwarded-For"] = []string{host}
-	h["X-Real-IP"] = []string{host}
-	h["X-Forwarded-Proto"] = []string{scheme}
-	h["X-Forwarded-Host"] = []string{in.Host}
-	h["X-Forwarded-Port"] = []string{portOf(in.Host, scheme)}
+	h["X-Forwarded-For"] = vals[0:1:1]
+	h["X-Real-Ip"] = vals[1:2:2] // canonical key: it replaces what a client sent
+	h["X-Forwarded-Proto"] = vals[2:3:3]
+	h["X-Forwarded-Host"] = vals[3:4:4]
+	h["X-Forwarded-Port"] = vals[4:5:5]
 }
 
-func copyOr(dst, src map[string][]string, key, def string) {
+func firstOr(src map[string][]string, key, def string) string {
 	if v := src[key]; len(v) > 0 {
-		dst[key] = []string{v[0]}
-		return
+		return v[0]
 	}
-	dst[key] = []string{def}
+	return def
 }
 
 func joinXFF(vs []string) string {
@@ -99,8 +104,11 @@ func firstXFF(prior []string, fallback string) string {
 
 // portOf is the port the client connected to, from Host or the scheme.
 func portOf(host, scheme string) string {
-	if _, p, err := net.SplitHostPort(host); err == nil && p != "" {
-		return p
+	// Only split what has a port: SplitHostPort allocates its error.
+	if i := strings.LastIndexByte(host, ':'); i >= 0 && i > strings.LastIndexByte(host, ']') {
+		if _, p, err := net.SplitHostPort(host); err == nil && p != "" {
+			return p
+		}
 	}
 	if scheme == "https" {
 		return "443"

@@ -4,7 +4,7 @@ package proxy
 
 import (
 	"context"
-	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -23,15 +23,43 @@ type Config struct {
 	// Scheme of the listener this proxy serves ("http" or "https"); it is
 	// what X-Forwarded-Proto says for untrusted clients.
 	Scheme string
-	// Transport is shared by every backend and kept across table swaps, so
-	// idle upstream connections survive configuration changes. Nil: a
-	// tuned default (see NewTransport).
+	// Transports, one per backend protocol, are shared by every listener
+	// and kept across table swaps, so idle upstream connections survive
+	// configuration changes. Nil: NewTransports(TransportConfig{}).
+	Transports *Transports
+	// Transport, when set, replaces Transports for every protocol (tests).
 	Transport http.RoundTripper
 	// Forwarded decides which X-Forwarded-* headers a client may set.
 	Forwarded *Forwarded
 	// HTTPSPort is where plain HTTP requests to TLS hosts are redirected;
 	// 0 or 443 leaves the port out of the Location.
 	HTTPSPort int
+	// Defaults apply to routes whose annotations set nothing.
+	Defaults Defaults
+	// AccessLog receives one JSON line per request; nil disables it.
+	AccessLog io.Writer
+	// Backoff is how long an endpoint that refused a connection is skipped
+	// (doubling while it keeps failing, up to ten times this). Default 1s.
+	Backoff time.Duration
+}
+
+// Defaults are the per-route settings used when an Ingress sets none.
+type Defaults struct {
+	ReadTimeout time.Duration // response headers after the request was sent; default 60s
+	SendTimeout time.Duration // sending the request body; default 60s
+	Tries       int           // attempts on distinct endpoints for connect failures; default 2
+}
+
+func (d *Defaults) fill() {
+	if d.ReadTimeout <= 0 {
+		d.ReadTimeout = 60 * time.Second
+	}
+	if d.SendTimeout <= 0 {
+		d.SendTimeout = 60 * time.Second
+	}
+	if d.Tries <= 0 {
+		d.Tries = 2
+	}
 }
 
 // Proxy is the data plane's http.Handler.
@@ -40,6 +68,7 @@ type Proxy struct {
 	balancer *balancer
 	pool     sync.Pool // *call: one per request in flight, reused
 	buffers  *bufferPool
+	log      *accessLog // nil when disabled
 }
 
 var _ http.Handler = (*Proxy)(nil)
@@ -49,8 +78,8 @@ func New(cfg Config) *Proxy {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	if cfg.Transport == nil {
-		cfg.Transport = NewTransport(TransportConfig{})
+	if cfg.Transports == nil && cfg.Transport == nil {
+		cfg.Transports = NewTransports(TransportConfig{})
 	}
 	if cfg.Scheme == "" {
 		cfg.Scheme = "http"
@@ -58,136 +87,124 @@ func New(cfg Config) *Proxy {
 	if cfg.Forwarded == nil {
 		cfg.Forwarded = &Forwarded{}
 	}
-	p := &Proxy{cfg: cfg, balancer: newBalancer(), buffers: newBufferPool()}
+	cfg.Defaults.fill()
+	p := &Proxy{cfg: cfg, balancer: newBalancer(backoff{base: cfg.Backoff}), buffers: newBufferPool()}
+	if cfg.AccessLog != nil {
+		p.log = newAccessLog(cfg.AccessLog)
+	}
 	p.pool.New = func() any { return p.newCall() }
 	return p
 }
 
-// call is the state of one proxied request. ReverseProxy calls Rewrite,
-// ModifyResponse and ErrorHandler synchronously inside ServeHTTP, so a
-// pooled ReverseProxy whose hooks read this struct needs no per-request
-// allocation to carry the chosen endpoint.
-type call struct {
-	p      *Proxy
-	rp     httputil.ReverseProxy
-	route  *router.Route
-	target string // endpoint "ip:port"
-	path   string // cleaned path, matched and forwarded
-	status int    // set by ErrorHandler
-}
-
-func (p *Proxy) newCall() *call {
-	c := &call{p: p}
-	c.rp = httputil.ReverseProxy{
-		Rewrite:      c.rewrite,
-		Transport:    p.cfg.Transport,
-		BufferPool:   p.buffers,
-		ErrorHandler: c.errorHandler,
-		ErrorLog:     slog.NewLogLogger(p.cfg.Log.Handler(), slog.LevelDebug),
-		// Streaming responses (SSE, chunked) are flushed as they arrive.
-		FlushInterval: -1,
+func (p *Proxy) transport(proto router.Protocol) http.RoundTripper {
+	if p.cfg.Transport != nil {
+		return p.cfg.Transport
 	}
-	return c
+	return p.cfg.Transports.For(proto)
 }
 
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	path := router.CleanPath(r.URL.Path)
-	route := p.cfg.Table.Load().Match(r.Host, path)
-	if route == nil {
-		http.Error(w, "404 no route", http.StatusNotFound)
-		return
-	}
-	if p.cfg.Scheme == "http" && route.Options.SSLRedirect {
-		p.redirectToHTTPS(w, r)
-		return
-	}
-	if p.cfg.Scheme == "https" && route.Options.HSTS != "" {
-		w.Header()["Strict-Transport-Security"] = []string{route.Options.HSTS}
-	}
-	target, ok := p.balancer.pick(route.Backend)
-	if !ok {
-		http.Error(w, "503 no ready endpoint", http.StatusServiceUnavailable)
-		return
-	}
 	c := p.pool.Get().(*call)
-	c.route, c.target, c.path, c.status = route, target, path, 0
-	c.rp.ServeHTTP(w, r)
-	c.route = nil
+	c.start(w, r)
+	c.serve()
+	c.finish()
 	p.pool.Put(c)
+}
+
+// serve is one request from match to response; the status of answers the
+// proxy gives itself is recorded for the access log.
+func (c *call) serve() {
+	p, r := c.p, c.in
+	c.path = router.CleanPath(r.URL.Path)
+	c.route = p.cfg.Table.Load().Match(r.Host, c.path)
+	if c.route == nil {
+		c.fail(http.StatusNotFound, "404 no route")
+		return
+	}
+	o := c.route.Options
+	if p.cfg.Scheme == "http" && o.SSLRedirect {
+		p.redirectToHTTPS(&c.w, r)
+		return
+	}
+	if p.cfg.Scheme == "https" && o.HSTS != "" {
+		c.w.Header()["Strict-Transport-Security"] = []string{o.HSTS}
+	}
+	if o.MaxBodyBytes > 0 {
+		// Refuse early what is declared too big; cap what is not declared.
+		if r.ContentLength > o.MaxBodyBytes {
+			c.w.Header()["Connection"] = []string{"close"} // the body stays unread
+			c.fail(http.StatusRequestEntityTooLarge, "413 request body too large")
+			return
+		}
+		if r.ContentLength != 0 {
+			r.Body = http.MaxBytesReader(&c.w, r.Body, o.MaxBodyBytes)
+		}
+	}
+	c.ep = p.balancer.pick(c.route.Backend, o.Balance, nil)
+	if c.ep == nil {
+		c.fail(http.StatusServiceUnavailable, "503 no ready endpoint")
+		return
+	}
+	c.ep.inflight.Add(1)
+	c.tries = o.NextUpstreamTries
+	if c.tries <= 0 {
+		c.tries = p.cfg.Defaults.Tries
+	}
+	c.tries = min(c.tries, maxTries)
+	c.readTimeout, c.sendTimeout = orDefault(o.ReadTimeout, p.cfg.Defaults.ReadTimeout), orDefault(o.SendTimeout, p.cfg.Defaults.SendTimeout)
+
+	// One cancellable context per request lets a timeout abort the
+	// upstream exchange; a route's connect timeout rides along for the dialer.
+	ctx, cancel := context.WithCancel(r.Context())
+	if o.ConnectTimeout > 0 {
+		ctx = context.WithValue(ctx, connectTimeoutKey{}, o.ConnectTimeout)
+	}
+	c.mu.Lock()
+	c.cancel = cancel
+	c.mu.Unlock()
+	c.rp.Transport = c
+	c.rp.ServeHTTP(&c.w, r.WithContext(ctx))
+	c.disarm()
+	cancel()
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+func (c *call) fail(status int, msg string) {
+	c.status = status
+	http.Error(&c.w, msg, status)
 }
 
 func (c *call) rewrite(pr *httputil.ProxyRequest) {
 	out := pr.Out
 	out.URL.Scheme = "http"
-	out.URL.Host = c.target
+	switch c.route.Options.Protocol {
+	case router.HTTPS, router.GRPCS:
+		out.URL.Scheme = "https"
+	}
+	out.URL.Host = c.ep.addr
 	// The backend sees the very path that was matched.
 	out.URL.Path = c.path
 	out.URL.RawPath = ""
-	// Host passes through unchanged (SetURL would replace it).
+	// Host passes through unchanged (SetURL would replace it) unless the
+	// Ingress names another.
 	out.Host = pr.In.Host
+	if h := c.route.Options.UpstreamHost; h != "" {
+		out.Host = h
+	}
+	if out.Body != nil {
+		b := &trackedBody{c: c, rc: out.Body}
+		c.mu.Lock()
+		c.body = b
+		c.mu.Unlock()
+		out.Body = b
+	}
 	c.p.cfg.Forwarded.set(pr, c.p.cfg.Scheme)
-}
-
-func (c *call) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
-	switch {
-	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
-		// The client went away; nobody is left to answer.
-		c.status = 499
-		return
-	case isTimeout(err):
-		c.status = http.StatusGatewayTimeout
-	default:
-		c.status = http.StatusBadGateway
-	}
-	c.p.cfg.Log.Debug("upstream error", "backend", c.route.Backend.ID, "endpoint", c.target, "err", err)
-	http.Error(w, http.StatusText(c.status), c.status)
-}
-
-func isTimeout(err error) bool {
-	if errors.Is(err, context.DeadlineExceeded) {
-		return true
-	}
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
-}
-
-// TransportConfig tunes NewTransport.
-type TransportConfig struct {
-	ConnectTimeout        time.Duration // default 5s
-	ResponseHeaderTimeout time.Duration // default 60s
-	MaxIdleConnsPerHost   int           // default 256
-	IdleConnTimeout       time.Duration // default 90s
-}
-
-// NewTransport returns the upstream transport: generous idle pools (a proxy
-// talks to few hosts, many times), no compression games, bounded dials.
-// Never http.DefaultTransport: its two idle connections per host make a
-// proxy re-dial constantly under load.
-func NewTransport(cfg TransportConfig) *http.Transport {
-	if cfg.ConnectTimeout == 0 {
-		cfg.ConnectTimeout = 5 * time.Second
-	}
-	if cfg.ResponseHeaderTimeout == 0 {
-		cfg.ResponseHeaderTimeout = 60 * time.Second
-	}
-	if cfg.MaxIdleConnsPerHost == 0 {
-		cfg.MaxIdleConnsPerHost = 256
-	}
-	if cfg.IdleConnTimeout == 0 {
-		cfg.IdleConnTimeout = 90 * time.Second
-	}
-	d := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}
-	return &http.Transport{
-		DialContext:           d.DialContext,
-		MaxIdleConns:          0, // no global cap; per host below
-		MaxIdleConnsPerHost:   cfg.MaxIdleConnsPerHost,
-		IdleConnTimeout:       cfg.IdleConnTimeout,
-		ResponseHeaderTimeout: cfg.ResponseHeaderTimeout,
-		ExpectContinueTimeout: time.Second,
-		DisableCompression:    true,
-		WriteBufferSize:       32 << 10,
-		ReadBufferSize:        32 << 10,
-	}
 }
 
 // redirectToHTTPS answers 308 (method and body are kept, unlike 301/302).

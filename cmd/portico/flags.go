@@ -35,8 +35,9 @@ type config struct {
 	shutdownDelay     time.Duration
 	logLevel          slog.Level
 	logFormat         string
-	acme              acmeFlags   // acme.go
-	leader            leaderFlags // leader.go
+	acme              acmeFlags      // acme.go
+	leader            leaderFlags    // leader.go
+	dp                dataplaneFlags // dataplane.go: --h2c, --proxy-protocol, --access-log, --trusted-proxies
 }
 
 func parseFlags(args []string) (*config, error) {
@@ -59,6 +60,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&c.logFormat, "log-format", "json", "log format: json or text")
 	c.acme.register(fs)
 	addLeaderFlags(fs, &c.leader)
+	c.dp.register(fs)
 	fs.Usage = func() { usage(fs.Output(), fs) }
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -96,6 +98,9 @@ func parseFlags(args []string) (*config, error) {
 		return nil, err
 	}
 	if err := c.leader.validate(); err != nil {
+		return nil, err
+	}
+	if err := c.dp.validate(); err != nil {
 		return nil, err
 	}
 	if c.shutdownGrace <= 0 {

@@ -22,7 +22,6 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"portico.dev/portico/controller"
-	"portico.dev/portico/proxy"
 	"portico.dev/portico/router"
 	"portico.dev/portico/tlsstore"
 )
@@ -101,19 +100,22 @@ func run(ctx context.Context, c *config) error {
 	})
 
 	var draining atomic.Bool
-	transport := proxy.NewTransport(proxy.TransportConfig{})
+	dp := newDataplane(&c.dp, live, log)
 	httpsPort := 0
 	if c.httpsAddr != "" {
 		if _, p, err := net.SplitHostPort(c.httpsAddr); err == nil {
 			httpsPort, _ = strconv.Atoi(p)
 		}
 	}
-	httpSrv := newServer(acmeW.httpHandler(proxy.New(proxy.Config{Table: live, Log: log, Scheme: "http", Transport: transport, HTTPSPort: httpsPort})))
+	httpSrv := dp.server("http", httpsPort)
+	httpSrv.Handler = acmeW.httpHandler(httpSrv.Handler) // HTTP-01 challenges before routing
 	servers := []*http.Server{httpSrv}
 	var httpsSrv *http.Server
 	if c.httpsAddr != "" {
-		httpsSrv = newServer(proxy.New(proxy.Config{Table: live, Log: log, Scheme: "https", Transport: transport}))
-		httpsSrv.TLSConfig = acmeW.tlsConfig(store.TLSConfig())
+		httpsSrv = dp.server("https", 0)
+		tm := newTLSMetrics(reg)
+		httpsSrv.TLSConfig = tm.instrument(acmeW.tlsConfig(store.TLSConfig()))
+		httpsSrv.ErrorLog = tm.errorLog(log.Handler())
 		servers = append(servers, httpsSrv)
 	}
 	metricsSrv := &http.Server{
@@ -138,6 +140,7 @@ func run(ctx context.Context, c *config) error {
 	if err != nil {
 		return fmt.Errorf("--metrics-addr: %w", err)
 	}
+	httpLn, httpsLn = dp.listener(httpLn), dp.listener(httpsLn)
 	log.Info("portico starting", "version", version, "http", httpLn.Addr().String(), "https", c.httpsAddr, "metrics", metricsLn.Addr().String(),
 		"ingress_class", c.ingressClass, "controller_name", c.controllerName, "watch_namespace", c.watchNamespace)
 

@@ -1,0 +1,295 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"portico.dev/portico/router"
+)
+
+// call is the state of one proxied request. ReverseProxy calls Rewrite,
+// ModifyResponse, ErrorHandler and the Transport's RoundTrip synchronously
+// inside ServeHTTP, so a pooled ReverseProxy whose hooks read this struct
+// carries the chosen endpoint, retries and timers without allocating.
+type call struct {
+	p    *Proxy
+	rp   httputil.ReverseProxy
+	w    responseWriter
+	in   *http.Request
+	body *trackedBody // the outgoing body of this request, nil if none
+
+	route       *router.Route
+	path        string    // cleaned path, matched and forwarded
+	ep          *endpoint // endpoint of the current attempt; its inflight counts this request
+	tried       [maxTries]*endpoint
+	attempts    int
+	tries       int
+	readTimeout time.Duration
+	sendTimeout time.Duration
+	status      int // answer the proxy gave itself (errors), 0 if none
+
+	begin         time.Time
+	upstreamStart time.Time
+	upstreamTime  time.Duration
+
+	// Timeouts: one timer per pooled call; mu orders arming, disarming and
+	// firing, so a late fire never cancels a later phase or request.
+	mu       sync.Mutex
+	timer    *time.Timer
+	deadline int64 // monotonic ns; 0: disarmed
+	phase    phase
+	cancel   context.CancelFunc
+	timedOut atomic.Bool
+}
+
+// maxTries bounds retries; the controller caps the annotation at 10 as well.
+const maxTries = 10
+
+type phase uint8
+
+const (
+	idle    phase = iota
+	sending       // request body still being sent: send timeout
+	waiting       // request sent, response headers awaited: read timeout
+)
+
+var _ http.RoundTripper = (*call)(nil)
+
+func (p *Proxy) newCall() *call {
+	c := &call{p: p}
+	c.rp = httputil.ReverseProxy{
+		Rewrite:      c.rewrite,
+		Transport:    c,
+		BufferPool:   p.buffers,
+		ErrorHandler: c.errorHandler,
+		ErrorLog:     slog.NewLogLogger(p.cfg.Log.Handler(), slog.LevelDebug),
+		// Streaming responses (SSE, chunked, gRPC) are flushed as they arrive.
+		FlushInterval: -1,
+	}
+	c.timer = time.AfterFunc(time.Hour, c.onTimer)
+	c.timer.Stop()
+	return c
+}
+
+func (c *call) start(w http.ResponseWriter, r *http.Request) {
+	c.begin = time.Now()
+	c.in = r
+	c.w = responseWriter{rw: w}
+	c.status, c.attempts, c.upstreamTime = 0, 0, 0
+	c.timedOut.Store(false)
+}
+
+// finish writes the access log line and drops references for the pool.
+func (c *call) finish() {
+	if c.ep != nil {
+		c.ep.inflight.Add(-1)
+	}
+	if c.p.log != nil {
+		c.p.log.write(c)
+	}
+	c.route, c.ep, c.in, c.w.rw = nil, nil, nil, nil
+	clear(c.tried[:])
+	c.mu.Lock()
+	c.cancel, c.body = nil, nil
+	c.mu.Unlock()
+}
+
+// RoundTrip sends the request to the chosen endpoint and, when that fails
+// before the request could have had an effect, to other endpoints, up to
+// the route's tries. Only the first attempt's request is ReverseProxy's own;
+// retries reuse it with another URL.Host (nothing else in it changed).
+func (c *call) RoundTrip(req *http.Request) (*http.Response, error) {
+	rt := c.p.transport(c.route.Options.Protocol)
+	for {
+		c.attempts++
+		req.URL.Host = c.ep.addr
+		if b := c.body; b != nil && !b.done.Load() {
+			c.arm(sending, c.sendTimeout)
+		} else {
+			c.arm(waiting, c.readTimeout)
+		}
+		c.upstreamStart = time.Now()
+		resp, err := rt.RoundTrip(req)
+		c.disarm()
+		c.upstreamTime = time.Since(c.upstreamStart)
+		if err == nil {
+			c.p.balancer.succeeded(c.ep)
+			return resp, nil
+		}
+		dial := isDialError(err)
+		if dial {
+			c.p.balancer.failed(c.ep)
+		}
+		if c.attempts >= c.tries || !c.retriable(req, err, dial) {
+			return nil, err
+		}
+		c.tried[c.attempts-1] = c.ep
+		next := c.p.balancer.pick(c.route.Backend, c.route.Options.Balance, c.tried[:c.attempts])
+		if next == nil {
+			return nil, err
+		}
+		c.p.cfg.Log.Debug("retrying on another endpoint", "backend", c.route.Backend.ID, "failed", c.ep.addr, "next", next.addr, "err", err)
+		c.ep.inflight.Add(-1)
+		next.inflight.Add(1)
+		c.ep = next
+	}
+}
+
+// retriable: a request may go to another endpoint when nothing of it can
+// have reached a backend (the connection was never made), or when it is
+// idempotent, has no body that was consumed, and no response came back.
+// Timeouts and a client that went away are never retried.
+func (c *call) retriable(req *http.Request, err error, dial bool) bool {
+	if c.timedOut.Load() || c.in.Context().Err() != nil {
+		return false
+	}
+	if b := c.body; b != nil && b.read.Load() {
+		return false // the bytes are gone; they cannot be sent again
+	}
+	if dial {
+		return true
+	}
+	if isTimeout(err) {
+		return false
+	}
+	return idempotent(req)
+}
+
+func idempotent(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
+		return true
+	}
+	return false
+}
+
+// isDialError: the TCP (or TLS) connection could not be made, so no
+// request byte left Portico.
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+func isTimeout(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// arm starts phase ph with a timeout of d.
+func (c *call) arm(ph phase, d time.Duration) {
+	c.mu.Lock()
+	c.phase = ph
+	c.deadline = monotime() + int64(d)
+	c.timer.Reset(d)
+	c.mu.Unlock()
+}
+
+func (c *call) disarm() {
+	c.mu.Lock()
+	c.phase, c.deadline = idle, 0
+	c.timer.Stop()
+	c.mu.Unlock()
+}
+
+// bodySent moves from the send timeout to the read timeout. b may be the
+// body of a request that already ended (a transport can read after that);
+// then there is nothing to do.
+func (c *call) bodySent(b *trackedBody) {
+	c.mu.Lock()
+	if c.body == b && c.phase == sending {
+		c.phase = waiting
+		c.deadline = monotime() + int64(c.readTimeout)
+		c.timer.Reset(c.readTimeout)
+	}
+	c.mu.Unlock()
+}
+
+// onTimer runs on the timer's goroutine. A fire may be stale (the timer
+// was re-armed meanwhile); only a passed, current deadline cancels.
+func (c *call) onTimer() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.deadline == 0 {
+		return
+	}
+	if rem := c.deadline - monotime(); rem > 0 {
+		c.timer.Reset(time.Duration(rem))
+		return
+	}
+	if c.phase == sending {
+		// The transport cannot give up while its writer is blocked reading
+		// a stalled client body; a past read deadline on the client's
+		// connection unblocks that read.
+		_ = http.NewResponseController(c.w.rw).SetReadDeadline(time.Now())
+	}
+	c.deadline, c.phase = 0, idle
+	c.timedOut.Store(true)
+	if c.cancel != nil {
+		c.cancel()
+	}
+}
+
+func (c *call) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	var tooBig *http.MaxBytesError
+	switch {
+	case c.timedOut.Load():
+		c.status = http.StatusGatewayTimeout
+	case errors.As(err, &tooBig):
+		c.status = http.StatusRequestEntityTooLarge
+	case c.in.Context().Err() != nil:
+		// The client went away; nobody is left to answer.
+		c.status = 499
+		return
+	case isTimeout(err):
+		c.status = http.StatusGatewayTimeout
+	default:
+		c.status = http.StatusBadGateway
+	}
+	c.p.cfg.Log.Debug("upstream error", "backend", c.route.Backend.ID, "endpoint", c.ep.addr, "status", c.status, "err", err)
+	if c.w.status != 0 {
+		return // an upgrade or response already began; nothing more can be said
+	}
+	if c.status == http.StatusRequestEntityTooLarge {
+		w.Header()["Connection"] = []string{"close"}
+	}
+	http.Error(w, http.StatusText(c.status), c.status)
+}
+
+// trackedBody wraps the outgoing request body to learn whether any byte was
+// handed to a transport (then the request must not be sent again) and when
+// the whole body was sent (then the read timeout starts). Close does
+// nothing: a transport closes the body of a failed attempt, and the server
+// closes the client's body after the handler. It is allocated per request
+// (only for requests with a body), never pooled: a transport may still read
+// it after the handler returned.
+type trackedBody struct {
+	c    *call
+	rc   io.ReadCloser
+	read atomic.Bool
+	done atomic.Bool
+}
+
+func (b *trackedBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if n > 0 && !b.read.Load() {
+		b.read.Store(true)
+	}
+	if err == io.EOF && !b.done.Load() {
+		b.done.Store(true)
+		b.c.bodySent(b)
+	}
+	return n, err
+}
+
+func (b *trackedBody) Close() error { return nil }

@@ -1,0 +1,113 @@
+package proxy
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"portico.dev/portico/router"
+)
+
+// fixture is a Proxy with one route (any host, prefix "/") to the given
+// endpoints, served by an httptest server so requests cross real sockets.
+type fixture struct {
+	proxy *Proxy
+	srv   *httptest.Server
+	log   *lockedBuffer
+}
+
+func newFixture(t testing.TB, opts *router.Options, cfg Config, endpoints ...string) *fixture {
+	t.Helper()
+	if opts == nil {
+		opts = &router.Options{}
+	}
+	live := &router.Live{}
+	table, _ := router.New([]router.Route{{
+		Path: "/", Type: router.Prefix, Options: opts, Source: "ns/ing",
+		Backend: &router.Backend{ID: "ns/svc:80", Namespace: "ns", Service: "svc", Port: "80", Endpoints: endpoints},
+	}}, nil)
+	live.Store(table)
+	f := &fixture{log: &lockedBuffer{}}
+	cfg.Table = live
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.AccessLog == nil {
+		cfg.AccessLog = f.log
+	}
+	if cfg.Transports == nil && cfg.Transport == nil {
+		cfg.Transports = NewTransports(TransportConfig{})
+		t.Cleanup(cfg.Transports.CloseIdleConnections)
+	}
+	f.proxy = New(cfg)
+	f.srv = httptest.NewServer(f.proxy)
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *fixture) do(t testing.TB, method, path string, body io.Reader, hdr ...string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, f.srv.URL+path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Add(hdr[i], hdr[i+1])
+	}
+	resp, err := f.srv.Client().Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+// backend is an httptest server on loopback that names itself.
+func backend(t testing.TB, name string, h http.HandlerFunc) (*httptest.Server, string) {
+	t.Helper()
+	if h == nil {
+		h = func(w http.ResponseWriter, r *http.Request) { _, _ = io.Copy(io.Discard, r.Body) }
+	}
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Backend", name)
+		h(w, r)
+	}))
+	t.Cleanup(s.Close)
+	return s, s.Listener.Addr().String()
+}
+
+// refusedAddr is a loopback address where nothing listens.
+func refusedAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := l.Addr().String()
+	l.Close()
+	return a
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) lines() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Split(strings.TrimSpace(l.b.String()), "\n")
+}
