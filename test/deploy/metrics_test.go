@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -228,13 +229,14 @@ func TestMetrics(t *testing.T) {
 	}
 	for _, tc := range cases {
 		got, ok := s.value(tc.name, tc.labels)
+		series := tc.name + fmtLabels(tc.labels)
 		switch {
 		case !ok:
-			t.Errorf("no sample %s%v", tc.name, tc.labels)
+			t.Errorf("no sample %s", series)
 		case tc.atLeast && got < tc.want:
-			t.Errorf("%s%v = %v, want at least %v", tc.name, tc.labels, got, tc.want)
+			t.Errorf("%s = %v, want at least %v", series, got, tc.want)
 		case !tc.atLeast && got != tc.want:
-			t.Errorf("%s%v = %v, want %v", tc.name, tc.labels, got, tc.want)
+			t.Errorf("%s = %v, want %v", series, got, tc.want)
 		}
 	}
 
@@ -256,4 +258,13 @@ func TestMetrics(t *testing.T) {
 	for _, p := range problems {
 		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
 	}
+}
+
+// fmtLabels prints labels as PromQL does: {a="1",b="2"}, sorted.
+func fmtLabels(m map[string]string) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%s=%q", k, m[k]))
+	}
+	return "{" + strings.Join(parts, ",") + "}"
 }
