@@ -53,9 +53,9 @@ func newAccessLog(out io.Writer) *accessLog {
 	return &accessLog{out: out, bufs: sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}}
 }
 
-func (l *accessLog) write(c *call) {
+func (l *accessLog) write(c *call, status int, now time.Time) {
 	bp := l.bufs.Get().(*[]byte)
-	b := appendAccessLine((*bp)[:0], c, time.Now())
+	b := appendAccessLine((*bp)[:0], c, status, now)
 	_, _ = l.out.Write(b) // a log that cannot be written must not fail requests
 	if cap(b) <= 64<<10 {
 		*bp = b
@@ -68,15 +68,8 @@ func (l *accessLog) write(c *call) {
 // path, proto, status, bytes, duration (seconds), upstream, upstream_duration
 // (seconds, response headers of the last attempt), attempts, namespace,
 // ingress, service.
-func appendAccessLine(b []byte, c *call, now time.Time) []byte {
+func appendAccessLine(b []byte, c *call, status int, now time.Time) []byte {
 	r := c.in
-	status := c.w.status
-	if status == 0 {
-		status = c.status
-	}
-	if status == 0 {
-		status = http.StatusOK // nothing written: the server sends an empty 200
-	}
 	b = append(b, `{"time":"`...)
 	b = now.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
 	b = append(b, `","client_ip":`...)

@@ -77,6 +77,6 @@ func BenchmarkAccessLogLine(b *testing.B) {
 	buf := make([]byte, 0, 512)
 	b.ReportAllocs()
 	for b.Loop() {
-		buf = appendAccessLine(buf[:0], c, c.begin)
+		buf = appendAccessLine(buf[:0], c, c.finalStatus(), c.begin)
 	}
 }

@@ -80,6 +80,9 @@ func (p *Proxy) newCall() *call {
 }
 
 func (c *call) start(w http.ResponseWriter, r *http.Request) {
+	if m := c.p.cfg.Metrics; m != nil {
+		m.inFlight.Inc()
+	}
 	c.begin = time.Now()
 	c.in = r
 	c.w = responseWriter{rw: w}
@@ -92,8 +95,15 @@ func (c *call) finish() {
 	if c.ep != nil {
 		c.ep.inflight.Add(-1)
 	}
-	if c.p.log != nil {
-		c.p.log.write(c)
+	if c.p.log != nil || c.p.cfg.Metrics != nil {
+		now, status := time.Now(), c.finalStatus()
+		if c.p.log != nil {
+			c.p.log.write(c, status, now)
+		}
+		if m := c.p.cfg.Metrics; m != nil {
+			m.observe(c, status, now)
+			m.inFlight.Dec()
+		}
 	}
 	c.route, c.ep, c.in, c.w.rw = nil, nil, nil, nil
 	clear(c.tried[:])
@@ -127,6 +137,9 @@ func (c *call) RoundTrip(req *http.Request) (*http.Response, error) {
 		dial := isDialError(err)
 		if dial {
 			c.p.balancer.failed(c.ep)
+			if m := c.p.cfg.Metrics; m != nil {
+				m.connectFailed(c.route.Backend)
+			}
 		}
 		if c.attempts >= c.tries || !c.retriable(req, err, dial) {
 			return nil, err
@@ -140,6 +153,9 @@ func (c *call) RoundTrip(req *http.Request) (*http.Response, error) {
 		c.ep.inflight.Add(-1)
 		next.inflight.Add(1)
 		c.ep = next
+		if m := c.p.cfg.Metrics; m != nil {
+			m.retried(c.route.Backend)
+		}
 	}
 }
 
@@ -293,3 +309,16 @@ func (b *trackedBody) Read(p []byte) (int, error) {
 }
 
 func (b *trackedBody) Close() error { return nil }
+
+// finalStatus is the status the client got: what was written, else what
+// the proxy decided (499 for a client that went away), else the empty 200
+// the server sends when nothing was written.
+func (c *call) finalStatus() int {
+	if c.w.status != 0 {
+		return c.w.status
+	}
+	if c.status != 0 {
+		return c.status
+	}
+	return http.StatusOK
+}

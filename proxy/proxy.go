@@ -38,6 +38,8 @@ type Config struct {
 	Defaults Defaults
 	// AccessLog receives one JSON line per request; nil disables it.
 	AccessLog io.Writer
+	// Metrics, if set, counts requests (see NewMetrics).
+	Metrics *Metrics
 	// Backoff is how long an endpoint that refused a connection is skipped
 	// (doubling while it keeps failing, up to ten times this). Default 1s.
 	Backoff time.Duration

@@ -61,11 +61,12 @@ type dataplane struct {
 	transports *proxy.Transports
 	forwarded  *proxy.Forwarded
 	accessLog  io.Writer
+	metrics    *proxy.Metrics
 }
 
-func newDataplane(f *dataplaneFlags, live *router.Live, log *slog.Logger) *dataplane {
+func newDataplane(f *dataplaneFlags, live *router.Live, log *slog.Logger, metrics *proxy.Metrics) *dataplane {
 	d := &dataplane{
-		flags: f, live: live, log: log,
+		flags: f, live: live, log: log, metrics: metrics,
 		transports: proxy.NewTransports(proxy.TransportConfig{}),
 		forwarded:  &proxy.Forwarded{Trusted: f.trustedProxies},
 	}
@@ -80,6 +81,7 @@ func (d *dataplane) server(scheme string, httpsPort int) *http.Server {
 	srv := newServer(proxy.New(proxy.Config{
 		Table: d.live, Log: d.log, Scheme: scheme, Transports: d.transports,
 		Forwarded: d.forwarded, HTTPSPort: httpsPort, AccessLog: d.accessLog,
+		Metrics: d.metrics,
 	}))
 	if scheme == "http" && d.flags.h2c {
 		var p http.Protocols

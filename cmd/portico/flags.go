@@ -32,6 +32,8 @@ type config struct {
 	defaultCert       *types.NamespacedName
 	hsts              string
 	shutdownGrace     time.Duration
+	kubeAPIQPS        float32
+	kubeAPIBurst      int
 	shutdownDelay     time.Duration
 	logLevel          slog.Level
 	logFormat         string
@@ -54,6 +56,8 @@ func parseFlags(args []string) (*config, error) {
 	defBackend := fs.String("default-backend-service", "", "namespace/name:port of a Service for requests that match no rule (default: 404)")
 	defCert := fs.String("default-ssl-certificate", "", "namespace/name of a kubernetes.io/tls Secret served when no other certificate matches (default: a self-signed certificate generated at start)")
 	fs.StringVar(&c.hsts, "hsts", "", `Strict-Transport-Security for TLS hosts whose Ingress sets no portico.dev/hsts, e.g. "max-age=31536000; includeSubDomains" (default: none)`)
+	qps := fs.Float64("kube-api-qps", 50, "requests per second Portico may send to the API server (status writes, Events, Leases)")
+	fs.IntVar(&c.kubeAPIBurst, "kube-api-burst", 100, "burst of requests allowed above --kube-api-qps")
 	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", 15*time.Second, "on SIGTERM, how long in-flight requests may take to finish")
 	fs.DurationVar(&c.shutdownDelay, "shutdown-delay", 0, "on SIGTERM, how long to keep serving with /readyz failing before listeners close (lets load balancers notice)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
@@ -103,6 +107,10 @@ func parseFlags(args []string) (*config, error) {
 	if err := c.dp.validate(); err != nil {
 		return nil, err
 	}
+	if *qps <= 0 || c.kubeAPIBurst <= 0 {
+		return nil, fmt.Errorf("--kube-api-qps and --kube-api-burst must be positive")
+	}
+	c.kubeAPIQPS = float32(*qps)
 	if c.shutdownGrace <= 0 {
 		return nil, fmt.Errorf("--shutdown-grace must be positive")
 	}

@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"portico.dev/portico/controller"
+	"portico.dev/portico/proxy"
 	"portico.dev/portico/router"
 	"portico.dev/portico/tlsstore"
 )
@@ -54,7 +55,16 @@ func run(ctx context.Context, c *config) error {
 		return err
 	}
 	rc.UserAgent = "portico/" + version
+	// client-go's default of 5 requests/s makes a leader with hundreds of
+	// Ingresses take minutes to publish status.
+	rc.QPS, rc.Burst = c.kubeAPIQPS, c.kubeAPIBurst
 	client, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return err
+	}
+	// Events get a client (and so a rate limiter) of their own: a burst of
+	// status writes must never delay the Event that explains a problem.
+	eventClient, err := kubernetes.NewForConfig(rc)
 	if err != nil {
 		return err
 	}
@@ -94,13 +104,13 @@ func run(ctx context.Context, c *config) error {
 		TLS:     store,
 		ACME:    acmeW.hosts(),
 		Log:     log.With("component", "controller"),
-		Events:  controller.NewEventSink(ctrlCtx, client, "portico"),
+		Events:  controller.NewEventSink(ctrlCtx, eventClient, "portico"),
 		Metrics: controller.NewMetrics(reg),
 		Status:  status,
 	})
 
 	var draining atomic.Bool
-	dp := newDataplane(&c.dp, live, log)
+	dp := newDataplane(&c.dp, live, log, proxy.NewMetrics(reg))
 	httpsPort := 0
 	if c.httpsAddr != "" {
 		if _, p, err := net.SplitHostPort(c.httpsAddr); err == nil {
