@@ -137,7 +137,7 @@ func TestTLS(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) {
 				before, _ := metricValue(p, "portico_tls_invalid_secrets")
 				applySecret(t, ns, "b-cert", corev1.SecretTypeTLS, []byte(tc.cert), []byte(tc.key))
-				harness.Eventually(t, 5*time.Second, warningEventMatching(ns, "b", "InvalidCertificate", tc.msg+`.*still serving the last valid certificate`))
+				harness.Eventually(t, 15*time.Second, warningEventMatching(ns, "b", "InvalidCertificate", tc.msg+`.*still serving the last valid certificate`))
 				harness.Eventually(t, time.Second, func() error {
 					v, err := metricValue(p, "portico_tls_invalid_secrets")
 					if err != nil || v < 1 {
@@ -164,7 +164,7 @@ func TestTLS(t *testing.T) {
 		eCert, eKey := keyPair(t, now.Add(-2*time.Hour), now.Add(-time.Hour), "e.tls.test")
 		applySecret(t, ns, "e-cert", corev1.SecretTypeTLS, eCert, eKey)
 		harness.CreateIngress(t, cp, tlsIngress(ns, "e", "e.tls.test", "e-cert", nil))
-		harness.Eventually(t, 5*time.Second, warningEventMatching(ns, "e", "InvalidCertificate", "expired"))
+		harness.Eventually(t, 15*time.Second, warningEventMatching(ns, "e", "InvalidCertificate", "expired"))
 		harness.Eventually(t, time.Second, wantSANs(addr, "e.tls.test", "portico-default"))
 	})
 
@@ -172,7 +172,7 @@ func TestTLS(t *testing.T) {
 		fCert, fKey := validPair(t, "f.tls.test")
 		applySecret(t, ns, "f-opaque", corev1.SecretTypeOpaque, fCert, fKey)
 		harness.CreateIngress(t, cp, tlsIngress(ns, "f", "f.tls.test", "f-opaque", nil))
-		harness.Eventually(t, 5*time.Second, warningEventMatching(ns, "f", "SecretNotFound", "kubernetes.io/tls"))
+		harness.Eventually(t, 15*time.Second, warningEventMatching(ns, "f", "SecretNotFound", "kubernetes.io/tls"))
 		harness.Eventually(t, time.Second, wantSANs(addr, "f.tls.test", "portico-default"))
 	})
 
@@ -191,7 +191,7 @@ func TestTLS(t *testing.T) {
 			t.Errorf("API server accepted secretName %q: %v", other+"/x-cert", err)
 		}
 		harness.CreateIngress(t, cp, tlsIngress(ns, "x", "x.tls.test", "x-cert", nil))
-		harness.Eventually(t, 5*time.Second, warningEventMatching(ns, "x", "SecretNotFound", "no Secret "+ns+"/x-cert"))
+		harness.Eventually(t, 15*time.Second, warningEventMatching(ns, "x", "SecretNotFound", "no Secret "+ns+"/x-cert"))
 		harness.Eventually(t, time.Second, wantSANs(addr, "x.tls.test", "portico-default"))
 	})
 
