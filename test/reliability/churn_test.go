@@ -27,7 +27,7 @@ func TestConfigChurnDropsNothing(t *testing.T) {
 	ns := harness.Namespace(t, cp)
 	pod, stable := pods(t, "stable", 1)
 	site(t, ns, "stable", "stable.test", nil, hostOf(stable[0]))
-	p := harness.StartPortico(t, cp, "--access-log=false")
+	p := harness.StartPortico(t, cp, "--watch-namespace", ns, "--access-log=false")
 	c := p.Client()
 	harness.Eventually(t, 10*time.Second, wantBackend(c, "http://"+p.HTTPAddr+"/", "stable.test", "stable-0"))
 

@@ -64,7 +64,7 @@ func TestHTTP2StreamSurvivesTableSwaps(t *testing.T) {
 		ing.Spec.Rules[0].HTTP.Paths[0] = harness.Path("/swap-0", prefix, "other", 80)
 	})
 
-	p := harness.StartPortico(t, cp, "--access-log=false")
+	p := harness.StartPortico(t, cp, "--watch-namespace", ns, "--access-log=false")
 	c := p.Client()
 	base := "http://" + p.HTTPAddr
 	harness.Eventually(t, 10*time.Second, wantBackend(c, base+"/swap-0", "other.test", "web-0"))

@@ -26,7 +26,7 @@ func TestAPIServerOutageKeepsServing(t *testing.T) {
 	_, be := pods(t, "steady", 3)
 	site(t, ns, "steady", "steady.test", nil, hostOf(be[0]))
 	site(t, ns, "doomed", "doomed.test", nil, hostOf(be[1]))
-	p := harness.StartPortico(t, cp, "--access-log=false")
+	p := harness.StartPortico(t, cp, "--watch-namespace", ns, "--access-log=false")
 	c := p.Client()
 	base := "http://" + p.HTTPAddr
 	harness.Eventually(t, 10*time.Second, wantBackend(c, base+"/", "steady.test", "steady-0"))

@@ -24,7 +24,7 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 	_, be := pods(t, "drain", 1)
 	site(t, ns, "drain", "drain.test", nil, hostOf(be[0]))
 	const delay, grace = 2 * time.Second, 10 * time.Second
-	p := harness.StartPortico(t, cp, "--access-log=false", "--shutdown-delay", delay.String(), "--shutdown-grace", grace.String())
+	p := harness.StartPortico(t, cp, "--watch-namespace", ns, "--access-log=false", "--shutdown-delay", delay.String(), "--shutdown-grace", grace.String())
 	c := p.Client()
 	base := "http://" + p.HTTPAddr
 	harness.Eventually(t, 10*time.Second, wantBackend(c, base+"/", "drain.test", "drain-0"))
