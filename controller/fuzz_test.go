@@ -222,7 +222,8 @@ func fuzzBackend(f *fuzzSpec) *networkingv1.IngressBackend {
 // type, backend, TLS section and annotations; Services, EndpointSlices and
 // Secrets good and bad) and checks that Compile never panics, that every
 // route it lets through is one the proxy can serve (a valid lower-case host,
-// a clean path starting with "/", a resolved backend, options set), that
+// a clean path starting with "/", a resolved backend of the Ingress's own
+// namespace and never an ExternalName Service, options set), that
 // every problem names an Ingress of the snapshot, and that it is pure (the
 // same snapshot compiles to the same table).
 func FuzzCompile(f *testing.F) {
@@ -274,6 +275,9 @@ func checkCompiled(t *testing.T, snap *Snapshot, res Result) {
 			t.Errorf("route %s%s from unknown source %q", r.Host, r.Path, r.Source)
 		} else if r.Backend != nil && r.Backend.Namespace != ing.Namespace {
 			t.Errorf("route of %s reaches a Service of namespace %q", r.Source, r.Backend.Namespace)
+		}
+		if r.Backend != nil && r.Backend.Service == "ext" {
+			t.Errorf("route %s%s goes to an ExternalName Service", r.Host, r.Path)
 		}
 		checkOptions(t, r.Options)
 	}
