@@ -204,6 +204,8 @@ type compiler struct {
 	lastKey    backendKey
 	acme       map[string]bool // hosts of Ingresses annotated portico.dev/acme
 	problems   []Problem
+	// emptyReported: NoEndpoints already reported (noendpoints.go).
+	emptyReported map[emptyKey]bool
 }
 
 func (c *compiler) problem(ing *networkingv1.Ingress, reason, msg string) {
@@ -254,6 +256,7 @@ func (c *compiler) ingress(routes []router.Route, ing *networkingv1.Ingress, src
 			c.problem(ing, reasonOf(err), "spec.defaultBackend: "+err.Error())
 		} else {
 			def = &router.Route{Path: "/", Type: router.Prefix, Backend: b, Options: &plain, Source: src}
+			c.checkEndpoints(ing, b)
 		}
 	}
 
@@ -289,6 +292,7 @@ func (c *compiler) ingress(routes []router.Route, ing *networkingv1.Ingress, src
 				c.problem(ing, reasonOf(err), where()+": "+err.Error()+"; path ignored")
 				continue
 			}
+			c.checkEndpoints(ing, b)
 			path := p.Path
 			if path == "" {
 				path = "/"

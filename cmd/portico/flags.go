@@ -35,6 +35,7 @@ type config struct {
 	kubeAPIQPS        float32
 	kubeAPIBurst      int
 	shutdownDelay     time.Duration
+	readHeaderTimeout time.Duration // docs/reliability.md
 	logLevel          slog.Level
 	logFormat         string
 	acme              acmeFlags      // acme.go
@@ -60,6 +61,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.IntVar(&c.kubeAPIBurst, "kube-api-burst", 100, "burst of requests allowed above --kube-api-qps")
 	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", 15*time.Second, "on SIGTERM, how long in-flight requests may take to finish")
 	fs.DurationVar(&c.shutdownDelay, "shutdown-delay", 0, "on SIGTERM, how long to keep serving with /readyz failing before listeners close (lets load balancers notice)")
+	fs.DurationVar(&c.readHeaderTimeout, "read-header-timeout", 10*time.Second, "how long a client may take to send a request's headers on the HTTP and HTTPS listeners before the connection is closed (slowloris defence)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.logFormat, "log-format", "json", "log format: json or text")
 	c.acme.register(fs)
@@ -111,6 +113,9 @@ func parseFlags(args []string) (*config, error) {
 		return nil, fmt.Errorf("--kube-api-qps and --kube-api-burst must be positive")
 	}
 	c.kubeAPIQPS = float32(*qps)
+	if c.readHeaderTimeout <= 0 {
+		return nil, fmt.Errorf("--read-header-timeout must be positive")
+	}
 	if c.shutdownGrace <= 0 {
 		return nil, fmt.Errorf("--shutdown-grace must be positive")
 	}

@@ -128,6 +128,9 @@ func run(ctx context.Context, c *config) error {
 		httpsSrv.ErrorLog = tm.errorLog(log.Handler())
 		servers = append(servers, httpsSrv)
 	}
+	for _, srv := range servers {
+		srv.ReadHeaderTimeout = c.readHeaderTimeout
+	}
 	metricsSrv := &http.Server{
 		Handler:           opsMux(reg, live, &draining),
 		ReadHeaderTimeout: 5 * time.Second,
