@@ -129,7 +129,7 @@ func run(ctx context.Context, c *config) error {
 		servers = append(servers, httpsSrv)
 	}
 	metricsSrv := &http.Server{
-		Handler:           opsMux(reg, live, &draining),
+		Handler:           c.profiling.withProfiling(opsMux(reg, live, &draining)),
 		ReadHeaderTimeout: 5 * time.Second,
 		IdleTimeout:       60 * time.Second,
 	}
