@@ -31,6 +31,7 @@ type options struct {
 	scale     bool
 	accessLog bool
 	pprofDir  string
+	env       string
 }
 
 func main() {
@@ -45,6 +46,7 @@ func main() {
 	flag.StringVar(&o.scenarios, "scenarios", "", "comma-separated scenario names (default: all; \"none\": only the scale test)")
 	flag.BoolVar(&o.scale, "scale", true, "also run the control-plane scale test (10k Ingresses)")
 	flag.BoolVar(&o.accessLog, "access-log", false, "run Portico with its access log on (nginx and HAProxy log nothing either way)")
+	flag.StringVar(&o.env, "portico-env", "", "extra environment for Portico, comma-separated KEY=VALUE (e.g. GOGC=400), to measure runtime settings")
 	flag.StringVar(&o.pprofDir, "pprof", "", "run Portico with --profiling and save a CPU profile of its measured run per scenario to this directory (SCENARIO.pprof, last round wins)")
 	flag.Parse()
 	if err := checkScenarios(o); err != nil {

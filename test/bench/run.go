@@ -251,9 +251,15 @@ func startTargets(ctx context.Context, o options, cp *harness.ControlPlane, dir,
 	if err != nil {
 		return targets, err
 	}
-	args := []string{"taskset", "-c", "0", "env", "GOMAXPROCS=1", bin, "--kubeconfig", cp.Kubeconfig,
+	args := []string{"taskset", "-c", "0", "env", "GOMAXPROCS=1"}
+	for _, kv := range strings.Split(o.env, ",") {
+		if kv = strings.TrimSpace(kv); kv != "" {
+			args = append(args, kv)
+		}
+	}
+	args = append(args, bin, "--kubeconfig", cp.Kubeconfig,
 		"--http-addr", fmt.Sprintf("127.0.0.1:%d", pp.http), "--https-addr", fmt.Sprintf("127.0.0.1:%d", pp.https),
-		"--metrics-addr", fmt.Sprintf("127.0.0.1:%d", mport), "--default-ssl-certificate", "bench/bench-tls"}
+		"--metrics-addr", fmt.Sprintf("127.0.0.1:%d", mport), "--default-ssl-certificate", "bench/bench-tls")
 	if o.pprofDir != "" {
 		args = append(args, "--profiling")
 	}
