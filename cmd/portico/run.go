@@ -50,6 +50,7 @@ func restConfig(kubeconfig string) (*rest.Config, error) {
 func run(ctx context.Context, c *config) error {
 	log := newLogger(c)
 	slog.SetDefault(log)
+	tuneGC(log)
 	rc, err := restConfig(c.kubeconfig)
 	if err != nil {
 		return err
