@@ -108,7 +108,10 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err == nil {
 			return resp, nil
 		}
-		stale := c.reused && c.nread == 0 && ctx.Err() == nil && !isTimeout(err)
+		// Only idempotent requests are sent again: the server may have
+		// acted on one it never answered. (Others were sent only on a
+		// connection that passed the liveness check.)
+		stale := c.reused && c.nread == 0 && ctx.Err() == nil && !isTimeout(err) && idempotent(req)
 		if !stale || try+1 >= h1StaleRetries {
 			if ctxErr := ctx.Err(); ctxErr != nil {
 				return nil, ctxErr
