@@ -78,16 +78,17 @@ func New(cfg Config) *Controller {
 	}
 	c := &Controller{cfg: cfg, changed: make(chan struct{}, 1), certs: newCertCache(nil)}
 	c.cfg.Compile.certs = c.certs
-	f := informers.NewSharedInformerFactoryWithOptions(cfg.Client, 0, informers.WithNamespace(cfg.Namespace))
+	f := informers.NewSharedInformerFactoryWithOptions(cfg.Client, 0, informers.WithNamespace(cfg.Namespace),
+		informers.WithTransform(stripForCache))
 	// Only TLS Secrets are watched: other Secrets (Helm releases, tokens)
 	// can be large and are none of Portico's business.
 	tlsOnly := informers.NewSharedInformerFactoryWithOptions(cfg.Client, 0,
-		informers.WithNamespace(cfg.Namespace),
+		informers.WithNamespace(cfg.Namespace), informers.WithTransform(stripForCache),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
 			o.FieldSelector = "type=" + string(corev1.SecretTypeTLS)
 		}))
 	c.factories = []informers.SharedInformerFactory{f, tlsOnly}
-	c.classFactory = informers.NewSharedInformerFactory(cfg.Client, 0)
+	c.classFactory = informers.NewSharedInformerFactoryWithOptions(cfg.Client, 0, informers.WithTransform(stripForCache))
 
 	ing := f.Networking().V1().Ingresses()
 	cls := c.classFactory.Networking().V1().IngressClasses()

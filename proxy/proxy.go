@@ -102,7 +102,7 @@ func (p *Proxy) transport(proto router.Protocol) http.RoundTripper {
 	if p.cfg.Transport != nil {
 		return p.cfg.Transport
 	}
-	return p.cfg.Transports.For(proto)
+	return p.cfg.Transports.RoundTripper(proto)
 }
 
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -34,11 +34,13 @@ func (c *TransportConfig) defaults() {
 // survive table swaps.
 type Transports struct {
 	byProtocol [router.GRPCS + 1]*http.Transport
+	h1         *h1Transport // plain HTTP; byProtocol[HTTP] is its fallback
 }
 
 // NewTransports builds the transports:
 //
-//   - http: HTTP/1.1 (WebSocket and other upgrades need it);
+//   - http: HTTP/1.1 (WebSocket and other upgrades need it), sent by
+//     h1Transport, with an http.Transport as its fallback;
 //   - https: HTTP/1.1 over TLS;
 //   - h2c and grpc: HTTP/2 without TLS, with prior knowledge;
 //   - grpcs: HTTP/2 over TLS.
@@ -55,6 +57,7 @@ func NewTransports(cfg TransportConfig) *Transports {
 	h2.SetHTTP2(true)
 	tlsCfg := &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12} //nolint:gosec // see above
 	t.byProtocol[router.HTTP] = newTransport(cfg, &h1, nil)
+	t.h1 = newH1Transport(cfg, t.byProtocol[router.HTTP].DialContext, t.byProtocol[router.HTTP])
 	t.byProtocol[router.HTTPS] = newTransport(cfg, &h1, tlsCfg)
 	t.byProtocol[router.H2C] = newTransport(cfg, &h2c, nil)
 	t.byProtocol[router.GRPC] = t.byProtocol[router.H2C]
@@ -70,8 +73,19 @@ func (t *Transports) For(p router.Protocol) *http.Transport {
 	return t.byProtocol[router.HTTP]
 }
 
+// RoundTripper is what the proxy sends requests for protocol p through:
+// for http, the transport of h1transport.go (which falls back to For(HTTP)
+// for what it does not handle itself); for the others, For(p).
+func (t *Transports) RoundTripper(p router.Protocol) http.RoundTripper {
+	if p == router.HTTP || int(p) >= len(t.byProtocol) {
+		return t.h1
+	}
+	return t.byProtocol[p]
+}
+
 // CloseIdleConnections closes every pooled upstream connection.
 func (t *Transports) CloseIdleConnections() {
+	t.h1.closeIdle("")
 	for _, tr := range t.byProtocol {
 		tr.CloseIdleConnections()
 	}

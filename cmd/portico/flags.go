@@ -41,6 +41,7 @@ type config struct {
 	acme              acmeFlags      // acme.go
 	leader            leaderFlags    // leader.go
 	dp                dataplaneFlags // dataplane.go: --h2c, --proxy-protocol, --access-log, --trusted-proxies
+	profiling         profilingFlags // profiling.go: --profiling
 }
 
 func parseFlags(args []string) (*config, error) {
@@ -67,6 +68,7 @@ func parseFlags(args []string) (*config, error) {
 	c.acme.register(fs)
 	addLeaderFlags(fs, &c.leader)
 	c.dp.register(fs)
+	c.profiling.register(fs)
 	fs.Usage = func() { usage(fs.Output(), fs) }
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -50,6 +50,7 @@ func restConfig(kubeconfig string) (*rest.Config, error) {
 func run(ctx context.Context, c *config) error {
 	log := newLogger(c)
 	slog.SetDefault(log)
+	tuneGC(log)
 	rc, err := restConfig(c.kubeconfig)
 	if err != nil {
 		return err
@@ -132,7 +133,7 @@ func run(ctx context.Context, c *config) error {
 		srv.ReadHeaderTimeout = c.readHeaderTimeout
 	}
 	metricsSrv := &http.Server{
-		Handler:           opsMux(reg, live, &draining),
+		Handler:           c.profiling.withProfiling(opsMux(reg, live, &draining)),
 		ReadHeaderTimeout: 5 * time.Second,
 		IdleTimeout:       60 * time.Second,
 	}

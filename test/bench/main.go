@@ -12,10 +12,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -28,6 +30,8 @@ type options struct {
 	scenarios string
 	scale     bool
 	accessLog bool
+	pprofDir  string
+	env       string
 }
 
 func main() {
@@ -39,10 +43,16 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 3, "rounds; each round runs every target once per scenario, in rotating order")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "wrk duration per run")
 	flag.StringVar(&o.out, "out", "", "also write the markdown report to this file")
-	flag.StringVar(&o.scenarios, "scenarios", "", "comma-separated scenario names (default: all)")
+	flag.StringVar(&o.scenarios, "scenarios", "", "comma-separated scenario names (default: all; \"none\": only the scale test)")
 	flag.BoolVar(&o.scale, "scale", true, "also run the control-plane scale test (10k Ingresses)")
 	flag.BoolVar(&o.accessLog, "access-log", false, "run Portico with its access log on (nginx and HAProxy log nothing either way)")
+	flag.StringVar(&o.env, "portico-env", "", "extra environment for Portico, comma-separated KEY=VALUE (e.g. GOGC=400), to measure runtime settings")
+	flag.StringVar(&o.pprofDir, "pprof", "", "run Portico with --profiling and save a CPU profile of its measured run per scenario to this directory (SCENARIO.pprof, last round wins)")
 	flag.Parse()
+	if err := checkScenarios(o); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	report, err := run(ctx, o)
@@ -62,6 +72,39 @@ func main() {
 
 func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "bench %s: %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+}
+
+// checkScenarios refuses a -scenarios name that is neither a scenario nor
+// "none", so that a typo cannot silently measure nothing.
+func checkScenarios(o options) error {
+	if o.scenarios == "" {
+		return nil
+	}
+	var names []string
+	for _, sc := range scenarios {
+		names = append(names, sc.name)
+	}
+	for _, s := range strings.Split(o.scenarios, ",") {
+		s = strings.TrimSpace(s)
+		if s != "none" && !slices.Contains(names, s) {
+			return fmt.Errorf("-scenarios: unknown %q (want none or some of %s)", s, strings.Join(names, ", "))
+		}
+	}
+	if !anySelected(o) && !o.scale {
+		return errors.New("-scenarios none with -scale=false: nothing to run")
+	}
+	return nil
+}
+
+// anySelected: is there a proxy scenario to run at all? ("-scenarios none"
+// runs only the control-plane scale test.)
+func anySelected(o options) bool {
+	for _, sc := range scenarios {
+		if selected(o, sc.name) {
+			return true
+		}
+	}
+	return false
 }
 
 func selected(o options, name string) bool {

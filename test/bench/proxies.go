@@ -15,6 +15,7 @@ type target struct {
 	name  string
 	ports ports
 	proc  *proc
+	pprof string // Portico's CPU profile URL when -pprof is set
 }
 
 const extraHosts = 1000 // h0.bench.test ... h999.bench.test, configured in every proxy

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -13,11 +14,11 @@ var order = []string{"nginx", "haproxy", "portico"}
 func renderReport(o options, results map[string]map[string][]sample, rss map[string][2]int64) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## Side by side: Portico, nginx, HAProxy\n\n")
-	fmt.Fprintf(&b, "Run %s on %d cores (`go run ./test/bench -rounds %d -duration %s`). Each proxy pinned to CPU 0 "+
+	fmt.Fprintf(&b, "Run %s on %d cores (`test/bench/run.sh %s`). Each proxy pinned to CPU 0 "+
 		"(nginx: 1 worker; HAProxy: 1 thread; Portico: GOMAXPROCS=1, access log %s); wrk (1 thread) and the Go backend "+
 		"on CPU 1; the backend in a network namespace, so every proxy crosses the same veth. Every proxy has %d hosts "+
 		"configured. Medians over %d rounds; ratios are the median of per-round ratios to nginx (lower is better for "+
-		"CPU and p99).\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"), runtime.NumCPU(), o.rounds, o.duration,
+		"CPU and p99).\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"), runtime.NumCPU(), strings.Join(os.Args[1:], " "),
 		onOff(o.accessLog), extraHosts+1, o.rounds)
 	for _, sc := range scenarios {
 		byTarget := results[sc.name]

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -107,6 +108,25 @@ func run(ctx context.Context, o options) (string, error) {
 		return "", err
 	}
 
+	report := ""
+	if anySelected(o) {
+		if report, err = sideBySide(ctx, o, cp, dir, upstream, certFile, keyFile, pemFile); err != nil {
+			return "", err
+		}
+	}
+	if o.scale {
+		sc, err := scaleTest(ctx, cp, dir)
+		report += sc
+		if err != nil {
+			return report, err
+		}
+	}
+	return report, nil
+}
+
+// sideBySide starts nginx, HAProxy and Portico, runs the selected scenarios
+// against each for every round, stops them and renders the tables.
+func sideBySide(ctx context.Context, o options, cp *harness.ControlPlane, dir, upstream, certFile, keyFile, pemFile string) (string, error) {
 	targets, err := startTargets(ctx, o, cp, dir, upstream, certFile, keyFile, pemFile)
 	for _, t := range targets {
 		defer t.proc.stop()
@@ -126,7 +146,7 @@ func run(ctx context.Context, o options) (string, error) {
 			}
 			for k := range targets {
 				t := targets[(k+round+si)%len(targets)] // rotate who goes first
-				s, err := measure(ctx, t, sc, o.duration)
+				s, err := measure(ctx, o, t, sc)
 				if err != nil {
 					return "", fmt.Errorf("%s %s: %w", t.name, sc.name, err)
 				}
@@ -141,31 +161,29 @@ func run(ctx context.Context, o options) (string, error) {
 		cur, peak := t.proc.rss()
 		rss[t.name] = [2]int64{cur, peak}
 	}
-	report := renderReport(o, results, rss)
-	if o.scale {
-		for _, t := range targets {
-			t.proc.stop()
-		}
-		sc, err := scaleTest(ctx, cp, dir)
-		report += sc
-		if err != nil {
-			return report, err
-		}
-	}
-	return report, nil
+	return renderReport(o, results, rss), nil
 }
 
 func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 
 // measure warms the target up, then runs wrk and charges the target's CPU
 // time during the run to the requests wrk completed.
-func measure(ctx context.Context, t *target, sc scenario, d time.Duration) (sample, error) {
+func measure(ctx context.Context, o options, t *target, sc scenario) (sample, error) {
+	d := o.duration
 	url := fmt.Sprintf("http://127.0.0.1:%d%s", t.ports.http, sc.path)
 	if sc.https {
 		url = fmt.Sprintf("https://127.0.0.1:%d%s", t.ports.https, sc.path)
 	}
-	if _, err := runWrk(ctx, url, sc.host, sc.conns, time.Second, sc.closeEach); err != nil {
+	// Warm-up: a second of load, whose result is not kept. On a loaded
+	// machine it may complete nothing (64 TLS handshakes starved of CPU);
+	// only a cancelled run stops here, the measured run decides the rest.
+	if _, err := runWrk(ctx, url, sc.host, sc.conns, time.Second, sc.closeEach); ctx.Err() != nil {
 		return sample{}, err
+	}
+	var profiled chan error
+	if t.pprof != "" && o.pprofDir != "" {
+		profiled = make(chan error, 1)
+		go func() { profiled <- saveProfile(ctx, t.pprof, d, filepath.Join(o.pprofDir, sc.name+".pprof")) }()
 	}
 	before := t.proc.cpu()
 	r, err := runWrk(ctx, url, sc.host, sc.conns, d, sc.closeEach)
@@ -173,6 +191,11 @@ func measure(ctx context.Context, t *target, sc scenario, d time.Duration) (samp
 		return sample{}, err
 	}
 	cpu := t.proc.cpu() - before
+	if profiled != nil {
+		if err := <-profiled; err != nil {
+			logf("%s %s: no profile: %v", t.name, sc.name, err)
+		}
+	}
 	return sample{wrkResult: r, cpuPerReq: cpu / time.Duration(r.requests)}, nil
 }
 
@@ -228,9 +251,18 @@ func startTargets(ctx context.Context, o options, cp *harness.ControlPlane, dir,
 	if err != nil {
 		return targets, err
 	}
-	args := []string{"taskset", "-c", "0", "env", "GOMAXPROCS=1", bin, "--kubeconfig", cp.Kubeconfig,
+	args := []string{"taskset", "-c", "0", "env", "GOMAXPROCS=1"}
+	for _, kv := range strings.Split(o.env, ",") {
+		if kv = strings.TrimSpace(kv); kv != "" {
+			args = append(args, kv)
+		}
+	}
+	args = append(args, bin, "--kubeconfig", cp.Kubeconfig,
 		"--http-addr", fmt.Sprintf("127.0.0.1:%d", pp.http), "--https-addr", fmt.Sprintf("127.0.0.1:%d", pp.https),
-		"--metrics-addr", fmt.Sprintf("127.0.0.1:%d", mport), "--default-ssl-certificate", "bench/bench-tls"}
+		"--metrics-addr", fmt.Sprintf("127.0.0.1:%d", mport), "--default-ssl-certificate", "bench/bench-tls")
+	if o.pprofDir != "" {
+		args = append(args, "--profiling")
+	}
 	if supportsFlag(bin, "access-log") {
 		args = append(args, "--access-log="+strconv.FormatBool(o.accessLog))
 	}
@@ -238,7 +270,11 @@ func startTargets(ctx context.Context, o options, cp *harness.ControlPlane, dir,
 	if err != nil {
 		return targets, err
 	}
-	targets = append(targets, &target{name: "portico", ports: pp, proc: p})
+	pt := &target{name: "portico", ports: pp, proc: p}
+	if o.pprofDir != "" {
+		pt.pprof = fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile", mport)
+	}
+	targets = append(targets, pt)
 
 	// Every target must route both a plain and a 1k-hosts request before
 	// anything is measured.
@@ -250,6 +286,36 @@ func startTargets(ctx context.Context, o options, cp *harness.ControlPlane, dir,
 		}
 	}
 	return targets, nil
+}
+
+// saveProfile records a CPU profile for the whole of a measured run (the
+// profile's whole seconds, rounded down, start with wrk's run).
+func saveProfile(ctx context.Context, url string, d time.Duration, path string) error {
+	secs := max(int(d/time.Second), 1)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s?seconds=%d", url, secs), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func supportsFlag(bin, name string) bool {

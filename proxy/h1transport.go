@@ -1,0 +1,359 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// h1Transport is the upstream transport for plain-HTTP backends: HTTP/1.1
+// over pooled keep-alive connections, with the request written and the
+// response read on the calling goroutine. net/http.Transport runs a reader
+// and a writer goroutine per connection and hands every request and
+// response between them over channels; profiles of the benchmark
+// (docs/benchmarks.md) showed that hand-off costing more than the proxy's
+// own work. What this transport does not do itself it leaves to the
+// fallback, a regular http.Transport: requests with a body (their body and
+// the response may need to flow at the same time, which needs a second
+// goroutine), Expect: 100-continue, protocol upgrades (WebSocket), and any
+// scheme other than http.
+type h1Transport struct {
+	dial     func(ctx context.Context, network, addr string) (net.Conn, error)
+	fallback *http.Transport
+
+	maxIdlePerHost int
+	idleTimeout    time.Duration
+	maxHeaderBytes int64
+
+	mu      sync.Mutex
+	idle    map[string][]*h1Conn // per "ip:port", most recently used last
+	janitor *time.Timer          // closes connections idle too long; nil when none are
+}
+
+var _ http.RoundTripper = (*h1Transport)(nil)
+
+const (
+	h1ReadBuffer  = 16 << 10
+	h1WriteBuffer = 4 << 10
+	// A reused connection that fails before the first response byte is
+	// tried again on another one, at most this many times.
+	h1StaleRetries = 3
+)
+
+func newH1Transport(cfg TransportConfig, dial func(context.Context, string, string) (net.Conn, error), fallback *http.Transport) *h1Transport {
+	return &h1Transport{
+		dial:           dial,
+		fallback:       fallback,
+		maxIdlePerHost: cfg.MaxIdleConnsPerHost,
+		idleTimeout:    cfg.IdleConnTimeout,
+		maxHeaderBytes: 1 << 20,
+		idle:           map[string][]*h1Conn{},
+	}
+}
+
+// h1Conn is one upstream connection. It counts what it reads, so that a
+// failure can tell "the server closed a stale connection before answering"
+// (safe to retry) from "the server answered something broken" (not).
+type h1Conn struct {
+	t      *h1Transport
+	addr   string
+	nc     net.Conn
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	nread  int64
+	limit  int64 // bytes Read may still take before the headers are complete
+	reused bool  // served a request before
+	idleAt time.Time
+}
+
+var errHeadersTooLarge = errors.New("upstream response headers exceed 1 MiB")
+
+func (c *h1Conn) Read(p []byte) (int, error) {
+	if c.limit <= 0 {
+		return 0, errHeadersTooLarge
+	}
+	if int64(len(p)) > c.limit {
+		p = p[:c.limit]
+	}
+	n, err := c.nc.Read(p)
+	c.nread += int64(n)
+	c.limit -= int64(n)
+	return n, err
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !t.handles(req) {
+		return t.fallback.RoundTrip(req)
+	}
+	ctx := req.Context()
+	addr := req.URL.Host
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		addr = net.JoinHostPort(addr, "80")
+	}
+	for try := 0; ; try++ {
+		c, err := t.get(ctx, addr, !idempotent(req))
+		if err != nil {
+			return nil, err
+		}
+		resp, err := c.roundTrip(ctx, req)
+		if err == nil {
+			return resp, nil
+		}
+		// Only idempotent requests are sent again: the server may have
+		// acted on one it never answered. (Others were sent only on a
+		// connection that passed the liveness check.)
+		stale := c.reused && c.nread == 0 && ctx.Err() == nil && !isTimeout(err) && idempotent(req)
+		if !stale || try+1 >= h1StaleRetries {
+			if ctxErr := ctx.Err(); ctxErr != nil {
+				return nil, ctxErr
+			}
+			return nil, err
+		}
+		// The server closed a kept-alive connection before answering: its
+		// other idle connections are likely gone too (a restart).
+		t.closeIdle(addr)
+	}
+}
+
+// handles: a GET-like request this transport sends itself.
+func (t *h1Transport) handles(req *http.Request) bool {
+	if req.URL.Scheme != "http" || (req.Body != nil && req.Body != http.NoBody) || req.ContentLength > 0 {
+		return false
+	}
+	h := req.Header
+	return len(h["Upgrade"]) == 0 && len(h["Expect"]) == 0 && len(req.TransferEncoding) == 0 && len(req.Trailer) == 0
+}
+
+// get returns an idle connection to addr or dials one. check asks for a
+// liveness test of an idle connection (for requests that must not be sent
+// twice).
+func (t *h1Transport) get(ctx context.Context, addr string, check bool) (*h1Conn, error) {
+	now := time.Now()
+	for {
+		t.mu.Lock()
+		list := t.idle[addr]
+		if len(list) == 0 {
+			t.mu.Unlock()
+			break
+		}
+		c := list[len(list)-1]
+		list[len(list)-1] = nil
+		t.idle[addr] = list[:len(list)-1]
+		t.mu.Unlock()
+		if now.Sub(c.idleAt) >= t.idleTimeout || (check && !c.alive()) {
+			c.nc.Close()
+			continue
+		}
+		return c, nil
+	}
+	nc, err := t.dial(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return &h1Conn{t: t, addr: addr, nc: nc}, nil
+}
+
+// alive: nothing (neither data nor EOF) is waiting on an idle connection.
+func (c *h1Conn) alive() bool {
+	sc, ok := c.nc.(syscall.Conn)
+	if !ok {
+		return true
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	ok = false
+	var buf [1]byte
+	_ = rc.Read(func(fd uintptr) bool {
+		_, _, err := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		ok = err == syscall.EAGAIN || err == syscall.EWOULDBLOCK
+		return true // never wait for readiness
+	})
+	return ok
+}
+
+// put returns a connection whose exchange ended cleanly to the pool.
+func (t *h1Transport) put(c *h1Conn) {
+	c.reused = true
+	c.idleAt = time.Now()
+	t.mu.Lock()
+	list := t.idle[c.addr]
+	if len(list) >= t.maxIdlePerHost {
+		t.mu.Unlock()
+		c.nc.Close()
+		return
+	}
+	t.idle[c.addr] = append(list, c)
+	if t.janitor == nil {
+		t.janitor = time.AfterFunc(t.idleTimeout, t.sweep)
+	}
+	t.mu.Unlock()
+}
+
+// sweep closes connections idle longer than idleTimeout; it runs while any
+// connection is idle.
+func (t *h1Transport) sweep() {
+	var expired []*h1Conn
+	now := time.Now()
+	t.mu.Lock()
+	for addr, list := range t.idle {
+		n := 0
+		for n < len(list) && now.Sub(list[n].idleAt) >= t.idleTimeout {
+			expired = append(expired, list[n])
+			n++
+		}
+		if n == len(list) {
+			delete(t.idle, addr)
+			continue
+		}
+		t.idle[addr] = append(list[:0], list[n:]...)
+	}
+	if len(t.idle) > 0 {
+		t.janitor.Reset(t.idleTimeout / 2)
+	} else {
+		t.janitor = nil
+	}
+	t.mu.Unlock()
+	for _, c := range expired {
+		c.nc.Close()
+	}
+}
+
+// closeIdle closes the idle connections to addr ("" for all).
+func (t *h1Transport) closeIdle(addr string) {
+	var closing []*h1Conn
+	t.mu.Lock()
+	for a, list := range t.idle {
+		if addr == "" || a == addr {
+			closing = append(closing, list...)
+			delete(t.idle, a)
+		}
+	}
+	t.mu.Unlock()
+	for _, c := range closing {
+		c.nc.Close()
+	}
+}
+
+// CloseIdleConnections closes every idle connection, its own and the
+// fallback's.
+func (t *h1Transport) CloseIdleConnections() {
+	t.closeIdle("")
+	t.fallback.CloseIdleConnections()
+}
+
+// aLongTimeAgo is a deadline that has passed: setting it aborts blocked I/O.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// roundTrip sends req on c and reads the response headers. On success the
+// response body owns c; on failure c is closed.
+func (c *h1Conn) roundTrip(ctx context.Context, req *http.Request) (*http.Response, error) {
+	// A cancelled context (timeout, client gone) aborts the exchange at
+	// whatever I/O it is blocked in, the body's included.
+	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(aLongTimeAgo) })
+	if c.bw == nil {
+		c.br = bufio.NewReaderSize(c, h1ReadBuffer)
+		c.bw = bufio.NewWriterSize(c.nc, h1WriteBuffer)
+	}
+	c.nread, c.limit = 0, c.t.maxHeaderBytes+h1ReadBuffer
+	err := req.Write(c.bw)
+	if err == nil {
+		err = c.bw.Flush()
+	}
+	var resp *http.Response
+	if err == nil {
+		resp, err = c.readResponse(req)
+	}
+	if err != nil {
+		stop()
+		c.nc.Close()
+		return nil, err
+	}
+	c.limit = 1<<63 - 1
+	keep := !resp.Close && !req.Close
+	if resp.Body == http.NoBody {
+		c.release(stop, keep)
+		return resp, nil
+	}
+	resp.Body = &h1Body{c: c, rc: resp.Body, stop: stop, keep: keep}
+	return resp, nil
+}
+
+// readResponse reads the final response; interim 1xx answers (103 Early
+// Hints) go to the client trace, which ReverseProxy uses to forward them.
+func (c *h1Conn) readResponse(req *http.Request) (*http.Response, error) {
+	trace := httptrace.ContextClientTrace(req.Context())
+	for {
+		resp, err := http.ReadResponse(c.br, req)
+		if err != nil {
+			return nil, err
+		}
+		code := resp.StatusCode
+		if code == http.StatusSwitchingProtocols {
+			// Upgrades go through the fallback; a 101 to anything else
+			// is a broken backend.
+			return nil, errors.New("upstream switched protocols without an Upgrade request")
+		}
+		if code < 100 || code > 199 {
+			return resp, nil
+		}
+		if trace != nil && trace.Got1xxResponse != nil {
+			if err := trace.Got1xxResponse(code, textproto.MIMEHeader(resp.Header)); err != nil {
+				return nil, err
+			}
+		}
+	}
+}
+
+// release ends the exchange: back to the pool if the connection is clean
+// and the context never fired, else closed.
+func (c *h1Conn) release(stop func() bool, keep bool) {
+	if stop() && keep && c.br.Buffered() == 0 {
+		c.t.put(c)
+		return
+	}
+	c.nc.Close()
+}
+
+// h1Body returns its connection to the pool when the body was read to the
+// end, and closes it when the body is closed early or fails.
+type h1Body struct {
+	c    *h1Conn
+	rc   io.ReadCloser
+	stop func() bool
+	keep bool
+	done bool
+}
+
+func (b *h1Body) Read(p []byte) (int, error) {
+	if b.done {
+		return 0, io.EOF
+	}
+	n, err := b.rc.Read(p)
+	if err != nil {
+		b.done = true
+		b.c.release(b.stop, b.keep && err == io.EOF)
+		b.c = nil
+	}
+	return n, err
+}
+
+func (b *h1Body) Close() error {
+	if !b.done {
+		b.done = true
+		b.stop()
+		b.c.nc.Close() // unread bytes make the connection unusable
+		b.c = nil
+	}
+	return nil
+}
