@@ -47,11 +47,6 @@ func site(t *testing.T, ns, name, host string, ann map[string]string, addrs ...s
 	harness.CreateIngress(t, cp, ing)
 }
 
-func hostOf(b *harness.Backend) string {
-	h, _, _ := net.SplitHostPort(b.Addr)
-	return h
-}
-
 // serveInPod serves h on addr:8080 inside pod until the test ends.
 func serveInPod(t *testing.T, pod *harness.Pod, addr netip.Addr, h http.Handler) {
 	t.Helper()

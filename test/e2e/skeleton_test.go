@@ -15,33 +15,6 @@ import (
 
 const prefix, exact = networkingv1.PathTypePrefix, networkingv1.PathTypeExact
 
-// wantBackend checks one request lands on the named backend.
-func wantBackend(c *http.Client, url, host, want string) func() error {
-	return func() error {
-		status, got, _, err := harness.Get(c, url, host)
-		if err != nil {
-			return err
-		}
-		if status != http.StatusOK || got != want {
-			return fmt.Errorf("GET %s (Host %s) = %d from %q, want 200 from %q", url, host, status, got, want)
-		}
-		return nil
-	}
-}
-
-func wantStatus(c *http.Client, url, host string, want int) func() error {
-	return func() error {
-		status, _, _, err := harness.Get(c, url, host)
-		if err != nil {
-			return err
-		}
-		if status != want {
-			return fmt.Errorf("GET %s (Host %s) = %d, want %d", url, host, status, want)
-		}
-		return nil
-	}
-}
-
 // TestWalkingSkeleton is the first slice end to end: Ingress -> table ->
 // proxy -> EndpointSlice endpoints, and every kind of change to them.
 func TestWalkingSkeleton(t *testing.T) {

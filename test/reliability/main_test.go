@@ -10,9 +10,6 @@ package reliability
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/http"
-	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -31,39 +28,16 @@ var cp *harness.ControlPlane
 
 func TestMain(m *testing.M) { harness.Main(m, &cp) }
 
+// Shared helpers (test/harness/testing.go) under short local names.
+var (
+	pods          = harness.Pods
+	listenBackend = harness.PodBackend
+	hostOf        = harness.HostOf
+	wantBackend   = harness.WantBackend
+	wantStatus    = harness.WantStatus
+)
+
 const prefix, exact = networkingv1.PathTypePrefix, networkingv1.PathTypeExact
-
-// pods starts n echo backends in one new network namespace, named
-// name-0..name-(n-1), each on its own address, port 8080.
-func pods(t *testing.T, name string, n int) (*harness.Pod, []*harness.Backend) {
-	t.Helper()
-	pod, err := harness.NewPod(n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = pod.Close() })
-	var bs []*harness.Backend
-	for i, a := range pod.Addrs {
-		bs = append(bs, listenBackend(t, pod, a, fmt.Sprintf("%s-%d", name, i)))
-	}
-	return pod, bs
-}
-
-func listenBackend(t *testing.T, pod *harness.Pod, a netip.Addr, name string) *harness.Backend {
-	t.Helper()
-	l, err := pod.Listen("tcp", net.JoinHostPort(a.String(), "8080"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := harness.StartBackend(l, name)
-	t.Cleanup(b.Close)
-	return b
-}
-
-func hostOf(b *harness.Backend) string {
-	h, _, _ := net.SplitHostPort(b.Addr)
-	return h
-}
 
 // site creates Service name (port 80, named http) with the given endpoint
 // addresses and an Ingress of the same name routing host / to it.
@@ -78,33 +52,6 @@ func site(t *testing.T, ns, name, host string, ann map[string]string, addrs ...s
 	ing := harness.IngressObject(ns, name, "portico", host, harness.Path("/", prefix, name, 80))
 	ing.Annotations = ann
 	harness.CreateIngress(t, cp, ing)
-}
-
-// wantBackend checks one request lands on the named backend.
-func wantBackend(c *http.Client, url, host, want string) func() error {
-	return func() error {
-		status, got, _, err := harness.Get(c, url, host)
-		if err != nil {
-			return err
-		}
-		if status != http.StatusOK || got != want {
-			return fmt.Errorf("GET %s (Host %s) = %d from %q, want 200 from %q", url, host, status, got, want)
-		}
-		return nil
-	}
-}
-
-func wantStatus(c *http.Client, url, host string, want int) func() error {
-	return func() error {
-		status, _, _, err := harness.Get(c, url, host)
-		if err != nil {
-			return err
-		}
-		if status != want {
-			return fmt.Errorf("GET %s (Host %s) = %d, want %d", url, host, status, want)
-		}
-		return nil
-	}
 }
 
 // wantEvent waits for a Warning Event of reason on the Ingress whose message
