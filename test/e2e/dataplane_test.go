@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -32,21 +31,6 @@ import (
 	"portico.dev/portico/test/harness"
 )
 
-// site sets up Service name (port 80) with the given backends and an
-// Ingress of the same name routing host to it, with annotations.
-func site(t *testing.T, ns, name, host string, ann map[string]string, addrs ...string) {
-	t.Helper()
-	harness.Service(t, cp, ns, name, 80)
-	var eps []harness.Endpoint
-	for _, a := range addrs {
-		eps = append(eps, harness.Endpoint{Addr: a})
-	}
-	harness.ApplyEndpointSlice(t, cp, harness.EndpointSliceObject(ns, name, name+"-1", 8080, eps...))
-	ing := harness.IngressObject(ns, name, "portico", host, harness.Path("/", prefix, name, 80))
-	ing.Annotations = ann
-	harness.CreateIngress(t, cp, ing)
-}
-
 // serveInPod serves h on addr:8080 inside pod until the test ends.
 func serveInPod(t *testing.T, pod *harness.Pod, addr netip.Addr, h http.Handler) {
 	t.Helper()
@@ -57,27 +41,6 @@ func serveInPod(t *testing.T, pod *harness.Pod, addr netip.Addr, h http.Handler)
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(l) }()
 	t.Cleanup(func() { _ = srv.Close() })
-}
-
-// buildsTotal sums portico_config_builds_total over its results.
-func buildsTotal(t *testing.T, p *harness.Portico) int {
-	t.Helper()
-	m, err := p.Metrics()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(m, "portico_config_builds_total{") {
-		t.Fatalf("no portico_config_builds_total in /metrics:\n%.3000s", m)
-	}
-	n := 0
-	for line := range strings.SplitSeq(m, "\n") {
-		if strings.HasPrefix(line, "portico_config_builds_total{") {
-			f := strings.Fields(line)
-			v, _ := strconv.ParseFloat(f[len(f)-1], 64)
-			n += int(v)
-		}
-	}
-	return n
 }
 
 // TestWebSocketSurvivesTableSwaps keeps one WebSocket open through 100
@@ -137,25 +100,13 @@ func TestWebSocketSurvivesTableSwaps(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	builds := buildsTotal(t, p)
 	start := time.Now()
-	for i := 1; i <= 100; i++ {
-		path := fmt.Sprintf("/swap-%d", i)
-		harness.UpdateIngress(t, cp, ns, "other", func(ing *networkingv1.Ingress) {
-			ing.Spec.Rules[0].HTTP.Paths[0] = harness.Path(path, prefix, "other", 80)
-		})
-		// The new path answering proves this update's table is live.
-		harness.Eventually(t, 5*time.Second, func() error {
-			if err := wantBackend(c, base+path, "other.test", "web-0")(); err != nil {
-				return err
-			}
-			return wantStatus(c, base+fmt.Sprintf("/swap-%d", i-1), "other.test", http.StatusNotFound)()
-		})
+	swaps := harness.ConfirmedSwaps(t, cp, p, ns, "other", "other.test", "web-0", 100, 5*time.Second, func(i int) error {
 		if err := echo(fmt.Sprintf("message after swap %d", i)); err != nil {
-			t.Fatalf("after %d table swaps the WebSocket broke: %v", i, err)
+			return fmt.Errorf("the WebSocket broke: %w", err)
 		}
-	}
-	swaps := buildsTotal(t, p) - builds
+		return nil
+	})
 	t.Logf("100 Ingress updates, %d table builds in %s; the WebSocket carried a message after each", swaps, time.Since(start).Round(time.Millisecond))
 	if swaps < 100 {
 		t.Errorf("only %d table builds for 100 confirmed updates", swaps)

@@ -21,7 +21,14 @@ var (
 	hostOf        = harness.HostOf
 	wantBackend   = harness.WantBackend
 	wantStatus    = harness.WantStatus
+	buildsTotal   = harness.BuildsTotal
 )
+
+// site creates Service name with addrs and an Ingress routing host / to it.
+func site(t *testing.T, ns, name, host string, ann map[string]string, addrs ...string) {
+	t.Helper()
+	harness.Site(t, cp, ns, name, host, ann, addrs...)
+}
 
 func endpoints(bs ...*harness.Backend) []harness.Endpoint {
 	var eps []harness.Endpoint

@@ -35,24 +35,16 @@ var (
 	hostOf        = harness.HostOf
 	wantBackend   = harness.WantBackend
 	wantStatus    = harness.WantStatus
+	buildsTotal   = harness.BuildsTotal
 )
 
-const prefix, exact = networkingv1.PathTypePrefix, networkingv1.PathTypeExact
-
-// site creates Service name (port 80, named http) with the given endpoint
-// addresses and an Ingress of the same name routing host / to it.
+// site creates Service name with addrs and an Ingress routing host / to it.
 func site(t *testing.T, ns, name, host string, ann map[string]string, addrs ...string) {
 	t.Helper()
-	harness.Service(t, cp, ns, name, 80)
-	var eps []harness.Endpoint
-	for _, a := range addrs {
-		eps = append(eps, harness.Endpoint{Addr: a})
-	}
-	harness.ApplyEndpointSlice(t, cp, harness.EndpointSliceObject(ns, name, name+"-1", 8080, eps...))
-	ing := harness.IngressObject(ns, name, "portico", host, harness.Path("/", prefix, name, 80))
-	ing.Annotations = ann
-	harness.CreateIngress(t, cp, ing)
+	harness.Site(t, cp, ns, name, host, ann, addrs...)
 }
+
+const prefix, exact = networkingv1.PathTypePrefix, networkingv1.PathTypeExact
 
 // wantEvent waits for a Warning Event of reason on the Ingress whose message
 // contains every one of parts, and returns its message.
@@ -83,24 +75,6 @@ func wantEvent(t *testing.T, ns, name, reason string, parts ...string) string {
 		return fmt.Errorf("Ingress %s/%s: no Warning Event %s containing %q; have %q", ns, name, reason, parts, seen)
 	})
 	return msg
-}
-
-// buildsTotal sums portico_config_builds_total over its results.
-func buildsTotal(t *testing.T, p *harness.Portico) int {
-	t.Helper()
-	m, err := p.Metrics()
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for line := range strings.SplitSeq(m, "\n") {
-		if strings.HasPrefix(line, "portico_config_builds_total{") {
-			f := strings.Fields(line)
-			v, _ := strconv.ParseFloat(f[len(f)-1], 64)
-			n += int(v)
-		}
-	}
-	return n
 }
 
 // rssKiB is the resident set size of a process, from /proc.
