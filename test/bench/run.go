@@ -202,12 +202,11 @@ func measure(ctx context.Context, o options, t *target, sc scenario) (sample, er
 func startTargets(ctx context.Context, o options, cp *harness.ControlPlane, dir, upstream, certFile, keyFile, pemFile string) ([]*target, error) {
 	var targets []*target
 	free := func() (ports, error) {
-		a, err := harness.FreePort()
+		p, err := harness.FreePorts(2)
 		if err != nil {
 			return ports{}, err
 		}
-		b, err := harness.FreePort()
-		return ports{a, b}, err
+		return ports{p[0], p[1]}, nil
 	}
 
 	np, err := free()

@@ -77,11 +77,9 @@ func StartPebble(t testing.TB, httpPort, tlsPort int) *Pebble {
 	}
 	p := &Pebble{CAFile: filepath.Join(dir, "ca.pem"), LogPath: filepath.Join(dir, "pebble.log")}
 	files := map[string][]byte{p.CAFile: caPEM, filepath.Join(dir, "cert.pem"): certPEM, filepath.Join(dir, "key.pem"): keyPEM}
-	var ports [4]int
-	for i := range ports {
-		if ports[i], err = FreePort(); err != nil {
-			t.Fatal(err)
-		}
+	ports, err := FreePorts(4)
+	if err != nil {
+		t.Fatal(err)
 	}
 	acmeAddr, mgmtAddr, dnsAddr, dnsMgmtAddr := loop(ports[0]), loop(ports[1]), loop(ports[2]), loop(ports[3])
 	cfg, _ := json.Marshal(map[string]any{"pebble": map[string]any{

@@ -58,12 +58,27 @@ type Portico struct {
 
 // FreePort returns a loopback port that was free a moment ago.
 func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ports, err := FreePorts(1)
 	if err != nil {
 		return 0, err
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return ports[0], nil
+}
+
+// FreePorts returns n distinct loopback ports that were free a moment ago.
+// All n listeners are held open until every port is chosen, so the kernel
+// cannot hand out the same port twice.
+func FreePorts(n int) ([]int, error) {
+	ports := make([]int, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
 }
 
 // StartPortico runs the portico binary against cp with loopback listeners and
@@ -71,9 +86,17 @@ func FreePort() (int, error) {
 // PID) when the test ends. Its log is printed if the test fails.
 func StartPortico(t testing.TB, cp *ControlPlane, flags ...string) *Portico {
 	t.Helper()
-	p, err := StartPorticoE(cp, t.TempDir(), flags...)
+	dir := t.TempDir()
+	p, err := StartPorticoE(cp, dir, flags...)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Ports are picked free but bound by the child later; another test
+	// process may take one in between. Such a start is retried.
+	for try := 0; try < 3 && p.exitedWithPortTaken(); try++ {
+		if p, err = StartPorticoE(cp, dir, flags...); err != nil {
+			t.Fatal(err)
+		}
 	}
 	t.Cleanup(func() {
 		p.Stop(syscall.SIGTERM, 20*time.Second)
@@ -95,11 +118,9 @@ func StartPorticoE(cp *ControlPlane, dir string, flags ...string) (*Portico, err
 	if err != nil {
 		return nil, err
 	}
-	var ports [3]int
-	for i := range ports {
-		if ports[i], err = FreePort(); err != nil {
-			return nil, err
-		}
+	ports, err := FreePorts(3)
+	if err != nil {
+		return nil, err
 	}
 	p := &Portico{
 		HTTPAddr:    "127.0.0.1:" + strconv.Itoa(ports[0]),
@@ -131,6 +152,18 @@ func StartPorticoE(cp *ControlPlane, dir string, flags ...string) (*Portico, err
 		close(p.done)
 	}()
 	return p, nil
+}
+
+// exitedWithPortTaken waits briefly and reports whether the process died
+// because a listen address was in use.
+func (p *Portico) exitedWithPortTaken() bool {
+	select {
+	case <-p.done:
+	case <-time.After(300 * time.Millisecond):
+		return false
+	}
+	b, _ := os.ReadFile(p.LogPath)
+	return bytes.Contains(b, []byte("address already in use"))
 }
 
 // WaitReady polls /readyz until it answers 200.
