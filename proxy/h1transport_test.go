@@ -380,7 +380,7 @@ func FuzzH1TransportResponse(f *testing.F) {
 			client, server := net.Pipe()
 			go func() {
 				defer server.Close()
-				_ = server.SetDeadline(time.Now().Add(5 * time.Second))
+				_ = server.SetDeadline(time.Now().Add(time.Second))
 				if _, err := http.ReadRequest(bufio.NewReader(server)); err != nil {
 					return
 				}
@@ -390,7 +390,7 @@ func FuzzH1TransportResponse(f *testing.F) {
 		}
 		tr := newH1Transport(cfg, dial, NewTransport(cfg))
 		defer tr.CloseIdleConnections()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		req, _ := http.NewRequestWithContext(ctx, "GET", "http://backend.test:80/", nil)
 		resp, err := tr.RoundTrip(req)
