@@ -19,7 +19,7 @@ if [ -n "$unformatted" ]; then echo "gofmt needed:"; echo "$unformatted"; exit 1
 go vet ./...
 
 step "unit tests (race detector)"
-go test -race -count=1 ./router/... ./controller/... ./proxy/... ./proxyproto/... ./tlsstore/... ./acmecert/... ./acmecache/... ./cmd/...
+go test -race -count=1 ./router/... ./controller/... ./h1/... ./proxy/... ./proxyproto/... ./tlsstore/... ./acmecert/... ./acmecache/... ./cmd/...
 
 step "end-to-end tests (real kube-apiserver + etcd, backends in network namespaces)"
 go test -count=1 -timeout 20m ./test/...
@@ -32,7 +32,7 @@ for target in $(go run ./hack/fuzztargets); do
 done
 
 step "benchmarks, one pass each (numbers: docs/benchmarks.md)"
-go test -run='^$' -bench=. -benchtime=1x ./router/... ./controller/... ./proxy/... ./tlsstore/... >/dev/null
+go test -run='^$' -bench=. -benchtime=1x ./router/... ./controller/... ./h1/... ./proxy/... ./tlsstore/... >/dev/null
 
 echo
 echo "all tests passed"

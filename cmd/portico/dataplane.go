@@ -10,7 +10,9 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"time"
 
+	"portico.dev/portico/h1"
 	"portico.dev/portico/proxy"
 	"portico.dev/portico/proxyproto"
 	"portico.dev/portico/router"
@@ -77,19 +79,38 @@ func newDataplane(f *dataplaneFlags, live *router.Live, log *slog.Logger, metric
 }
 
 // server returns the server for one listener; scheme is "http" or "https".
-func (d *dataplane) server(scheme string, httpsPort int) *http.Server {
-	srv := newServer(proxy.New(proxy.Config{
+// HTTP/1 is served by h1's loop; HTTP/2 (ALPN "h2", and h2c when asked
+// for) by a net/http server it hands those connections to.
+func (d *dataplane) server(scheme string, httpsPort int, handler func(http.Handler) http.Handler, readHeaderTimeout time.Duration) *h1.Server {
+	var h http.Handler = proxy.New(proxy.Config{
 		Table: d.live, Log: d.log, Scheme: scheme, Transports: d.transports,
 		Forwarded: d.forwarded, HTTPSPort: httpsPort, AccessLog: d.accessLog,
 		Metrics: d.metrics,
-	}))
-	if scheme == "http" && d.flags.h2c {
-		var p http.Protocols
-		p.SetHTTP1(true)
-		p.SetUnencryptedHTTP2(true)
-		srv.Protocols = &p
+	})
+	if handler != nil {
+		h = handler(h)
 	}
-	return srv
+	h2 := newServer(h)
+	h2.ReadHeaderTimeout = readHeaderTimeout
+	s := &h1.Server{
+		Handler:           h,
+		HTTP2:             h2,
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       h2.IdleTimeout,
+		MaxHeaderBytes:    h2.MaxHeaderBytes,
+		Log:               d.log,
+	}
+	if scheme == "http" {
+		if !d.flags.h2c {
+			s.HTTP2 = nil
+		} else {
+			var p http.Protocols
+			p.SetUnencryptedHTTP2(true)
+			h2.Protocols = &p
+			s.H2C = true
+		}
+	}
+	return s
 }
 
 // listener wraps ln for the PROXY protocol when asked; nil stays nil.

@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"portico.dev/portico/controller"
+	"portico.dev/portico/h1"
 	"portico.dev/portico/proxy"
 	"portico.dev/portico/router"
 	"portico.dev/portico/tlsstore"
@@ -118,19 +119,15 @@ func run(ctx context.Context, c *config) error {
 			httpsPort, _ = strconv.Atoi(p)
 		}
 	}
-	httpSrv := dp.server("http", httpsPort)
-	httpSrv.Handler = acmeW.httpHandler(httpSrv.Handler) // HTTP-01 challenges before routing
-	servers := []*http.Server{httpSrv}
-	var httpsSrv *http.Server
+	httpSrv := dp.server("http", httpsPort, acmeW.httpHandler, c.readHeaderTimeout) // HTTP-01 challenges before routing
+	servers := []*h1.Server{httpSrv}
+	var httpsSrv *h1.Server
 	if c.httpsAddr != "" {
-		httpsSrv = dp.server("https", 0)
+		httpsSrv = dp.server("https", 0, nil, c.readHeaderTimeout)
 		tm := newTLSMetrics(reg)
 		httpsSrv.TLSConfig = tm.instrument(acmeW.tlsConfig(store.TLSConfig()))
-		httpsSrv.ErrorLog = tm.errorLog(log.Handler())
+		httpsSrv.TLSHandshakeError = tm.handshakeError
 		servers = append(servers, httpsSrv)
-	}
-	for _, srv := range servers {
-		srv.ReadHeaderTimeout = c.readHeaderTimeout
 	}
 	metricsSrv := &http.Server{
 		Handler:           c.profiling.withProfiling(opsMux(reg, live, &draining)),
@@ -163,16 +160,9 @@ func run(ctx context.Context, c *config) error {
 	go func() { ctrlDone <- ctrl.Run(ctrlCtx) }()
 
 	var g errgroup.Group
-	g.Go(func() error { return serve(httpSrv, httpLn) })
+	g.Go(func() error { return serveH1(httpSrv, httpLn) })
 	if httpsSrv != nil {
-		g.Go(func() error {
-			// ServeTLS with an empty file pair uses TLSConfig and turns on
-			// HTTP/2 through ALPN.
-			if err := httpsSrv.ServeTLS(httpsLn, "", ""); !errors.Is(err, http.ErrServerClosed) {
-				return err
-			}
-			return nil
-		})
+		g.Go(func() error { return serveH1(httpsSrv, httpsLn) })
 	}
 	g.Go(func() error { return serve(metricsSrv, metricsLn) })
 
@@ -210,6 +200,13 @@ func run(ctx context.Context, c *config) error {
 		return err
 	}
 	log.Info("stopped")
+	return nil
+}
+
+func serveH1(srv *h1.Server, ln net.Listener) error {
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
 	return nil
 }
 

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"crypto/tls"
-	"log"
-	"log/slog"
+	"net"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -44,19 +42,6 @@ func (m *tlsMetrics) instrument(cfg *tls.Config) *tls.Config {
 	return cfg
 }
 
-// errorLog is the HTTPS server's ErrorLog. net/http reports each failed
-// handshake there ("http: TLS handshake error from ..."), the only place it
-// does, so that line is counted; everything goes on to the debug log.
-func (m *tlsMetrics) errorLog(h slog.Handler) *log.Logger {
-	next := slog.NewLogLogger(h, slog.LevelDebug).Writer()
-	return log.New(writerFunc(func(p []byte) (int, error) {
-		if bytes.Contains(p, []byte("TLS handshake error")) {
-			m.errors.Inc()
-		}
-		return next.Write(p)
-	}), "", 0)
-}
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+// handshakeError counts a failed handshake on the HTTPS listener (the
+// server logs it at debug level).
+func (m *tlsMetrics) handshakeError(net.Addr, error) { m.errors.Inc() }

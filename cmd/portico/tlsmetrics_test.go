@@ -6,13 +6,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"portico.dev/portico/h1"
 	"portico.dev/portico/tlsstore"
 )
 
@@ -22,16 +22,23 @@ func TestTLSMetricsCountHandshakesAndErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := newTLSMetrics(prometheus.NewRegistry())
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
-	srv.TLS = m.instrument(store.TLSConfig())
-	srv.Config.ErrorLog = m.errorLog(slog.New(slog.NewTextHandler(io.Discard, nil)).Handler())
-	srv.StartTLS()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &h1.Server{
+		Handler:           http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}),
+		TLSConfig:         m.instrument(store.TLSConfig()),
+		TLSHandshakeError: m.handshakeError,
+		Log:               slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
+	url := "https://" + ln.Addr().String()
 
-	c := srv.Client()
-	c.Transport.(*http.Transport).TLSClientConfig.InsecureSkipVerify = true
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	for range 3 {
-		resp, err := c.Get(srv.URL)
+		resp, err := c.Get(url)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -39,7 +46,7 @@ func TestTLSMetricsCountHandshakesAndErrors(t *testing.T) {
 		c.CloseIdleConnections() // a new handshake each time
 	}
 	// A plain-text request to the TLS port is a failed handshake.
-	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	conn, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +54,7 @@ func TestTLSMetricsCountHandshakesAndErrors(t *testing.T) {
 	_, _ = io.Copy(io.Discard, conn)
 	conn.Close()
 	// And a client that only speaks TLS 1.1.
-	if c, err := tls.Dial("tcp", srv.Listener.Addr().String(), &tls.Config{MaxVersion: tls.VersionTLS11, InsecureSkipVerify: true}); err == nil {
+	if c, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{MaxVersion: tls.VersionTLS11, InsecureSkipVerify: true}); err == nil {
 		c.Close()
 		t.Fatal("TLS 1.1 handshake succeeded")
 	}

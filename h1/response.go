@@ -1,0 +1,435 @@
+package h1
+
+import (
+	"bufio"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// response is the http.ResponseWriter of one request; each connection
+// reuses its own. The status line and header are written when the framing
+// is known: at the first body write when the handler declared a
+// Content-Length, at a flush, once more than smallBody bytes are written,
+// or when the handler returns (then a small body gets its Content-Length).
+type response struct {
+	c      *conn
+	req    *http.Request
+	body   *requestBody // nil: no request body
+	header http.Header
+
+	status      int
+	wroteHeader bool  // the handler chose its status
+	committed   bool  // status line and header are written
+	noBody      bool  // HEAD, 204, 304: no body bytes go out
+	chunked     bool  // body framing: chunked
+	contentLen  int64 // declared Content-Length; -1 none
+	written     int64 // body bytes the handler wrote
+	pending     []byte
+	trailers    []string // declared in the Trailer header
+	closeAfter  bool
+	hijacked    bool
+
+	wmu sync.Mutex // orders "100 Continue" with the final header
+}
+
+var (
+	_ http.ResponseWriter = (*response)(nil)
+	_ http.Flusher        = (*response)(nil)
+	_ http.Hijacker       = (*response)(nil)
+)
+
+func (w *response) reset(req *http.Request) {
+	w.req = req
+	if w.header == nil {
+		w.header = make(http.Header, 8)
+	} else {
+		clear(w.header)
+	}
+	w.status, w.wroteHeader, w.committed, w.noBody, w.chunked = 0, false, false, false, false
+	w.contentLen, w.written, w.pending, w.trailers = -1, 0, w.pending[:0], nil
+	w.closeAfter, w.hijacked = false, false
+}
+
+func (w *response) Header() http.Header { return w.header }
+
+// WriteHeader records the status; 1xx other than 101 go out at once as
+// interim responses.
+func (w *response) WriteHeader(code int) {
+	if w.hijacked || w.wroteHeader {
+		return
+	}
+	if code < 100 || code > 999 {
+		code = http.StatusBadGateway // net/http would panic; a proxy has a better answer
+	}
+	if code < 200 && code != http.StatusSwitchingProtocols {
+		w.writeInterim(code)
+		return
+	}
+	w.wroteHeader = true
+	w.status = code
+	if !bodyAllowed(code) || w.req.Method == http.MethodHead {
+		w.noBody = true
+	}
+	if v := w.header["Content-Length"]; len(v) == 1 {
+		if n, err := strconv.ParseInt(v[0], 10, 64); err == nil && n >= 0 {
+			w.contentLen = n
+		} else {
+			delete(w.header, "Content-Length")
+		}
+	} else if len(v) > 1 {
+		delete(w.header, "Content-Length")
+	}
+}
+
+func bodyAllowed(code int) bool {
+	return code >= 200 && code != http.StatusNoContent && code != http.StatusNotModified
+}
+
+func (w *response) writeInterim(code int) {
+	if w.committed || w.c.werr != nil {
+		return
+	}
+	w.wmu.Lock()
+	defer w.wmu.Unlock()
+	if code == http.StatusContinue && w.body != nil {
+		w.body.sent100.Store(true)
+	}
+	w.writeHead(code, false)
+	w.c.flush()
+}
+
+// writeContinue answers a client waiting to send its body.
+func (w *response) writeContinue() {
+	w.wmu.Lock()
+	defer w.wmu.Unlock()
+	if w.committed || w.c.werr != nil {
+		return
+	}
+	_, _ = w.c.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
+	w.c.flush()
+}
+
+// commit decides the framing and writes the status line and header.
+// final: the handler returned, so the body is all in pending.
+func (w *response) commit(final bool) {
+	if w.body != nil && w.body.expect {
+		w.wmu.Lock()
+		defer w.wmu.Unlock()
+	}
+	w.committed = true
+	h, req := w.header, w.req
+	delete(h, "Transfer-Encoding") // framing is the server's business
+	switch {
+	case !bodyAllowed(w.status):
+		delete(h, "Content-Length")
+	case req.Method == http.MethodHead:
+	case len(h["Trailer"]) > 0 && req.ProtoAtLeast(1, 1):
+		w.trailers = h["Trailer"]
+		delete(h, "Content-Length")
+		w.contentLen, w.chunked = -1, true
+	case w.contentLen >= 0:
+	case final:
+		w.contentLen = int64(len(w.pending))
+		h["Content-Length"] = []string{strconv.Itoa(len(w.pending))}
+	case req.ProtoAtLeast(1, 1):
+		w.chunked = true
+	default:
+		w.closeAfter = true // HTTP/1.0 without a length: the close ends the body
+	}
+	if w.body != nil && w.body.undrainable(req.ContentLength) {
+		w.closeAfter = true
+	}
+	if req.Close || w.c.s.shutdown.Load() || hasToken(h["Connection"], "close") {
+		w.closeAfter = true
+	}
+	if w.closeAfter {
+		h["Connection"] = connClose
+	} else if !req.ProtoAtLeast(1, 1) {
+		h["Connection"] = connKeepAlive
+	}
+	w.writeHead(w.status, true)
+}
+
+var (
+	connClose     = []string{"close"}
+	connKeepAlive = []string{"keep-alive"}
+)
+
+// writeHead writes a status line and the header map. Invalid field names
+// are dropped and line breaks in values become spaces, so a handler cannot
+// split the response.
+func (w *response) writeHead(code int, final bool) {
+	c := w.c
+	b := appendStatusLine(c.scratch[:0], code)
+	for k, vv := range w.header {
+		if !validFieldName(k) || (final && strings.HasPrefix(k, http.TrailerPrefix)) {
+			continue
+		}
+		if final && w.chunked && k == "Content-Length" {
+			continue
+		}
+		for _, v := range vv {
+			b = appendField(b, k, v)
+		}
+	}
+	if final {
+		if w.chunked {
+			b = append(b, "Transfer-Encoding: chunked\r\n"...)
+		}
+		if _, ok := w.header["Date"]; !ok {
+			b = append(b, "Date: "...)
+			b = appendDate(b, time.Now())
+			b = append(b, "\r\n"...)
+		}
+	}
+	b = append(b, "\r\n"...)
+	c.scratch = b
+	c.write(b)
+}
+
+func appendField(b []byte, k, v string) []byte {
+	b = append(b, k...)
+	b = append(b, ": "...)
+	start := len(b)
+	b = append(b, strings.TrimSpace(v)...)
+	for i := start; i < len(b); i++ {
+		if b[i] == '\r' || b[i] == '\n' {
+			b[i] = ' '
+		}
+	}
+	return append(b, "\r\n"...)
+}
+
+func appendStatusLine(b []byte, code int) []byte {
+	b = append(b, "HTTP/1.1 "...)
+	b = strconv.AppendInt(b, int64(code), 10)
+	b = append(b, ' ')
+	if t := http.StatusText(code); t != "" {
+		b = append(b, t...)
+	} else {
+		b = append(b, "status code "...)
+		b = strconv.AppendInt(b, int64(code), 10)
+	}
+	return append(b, "\r\n"...)
+}
+
+// date caches the Date header's value for the current second.
+type date struct {
+	sec int64
+	b   []byte
+}
+
+var dateCache atomic.Pointer[date]
+
+func appendDate(b []byte, now time.Time) []byte {
+	sec := now.Unix()
+	d := dateCache.Load()
+	if d == nil || d.sec != sec {
+		d = &date{sec: sec, b: now.UTC().AppendFormat(nil, http.TimeFormat)}
+		dateCache.Store(d)
+	}
+	return append(b, d.b...)
+}
+
+func (w *response) Write(p []byte) (int, error) {
+	if w.hijacked {
+		return 0, http.ErrHijacked
+	}
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.noBody {
+		if !bodyAllowed(w.status) {
+			return 0, http.ErrBodyNotAllowed
+		}
+		return len(p), nil // HEAD: the body is not sent
+	}
+	if w.contentLen >= 0 && w.written+int64(len(p)) > w.contentLen {
+		return 0, http.ErrContentLength
+	}
+	if w.c.werr != nil {
+		return 0, w.c.werr
+	}
+	w.written += int64(len(p))
+	if !w.committed {
+		if w.contentLen < 0 && len(w.trailers) == 0 && len(w.header["Trailer"]) == 0 && len(w.pending)+len(p) <= smallBody {
+			w.pending = append(w.pending, p...)
+			return len(p), nil
+		}
+		w.commit(false)
+		if len(w.pending) > 0 {
+			w.writeBody(w.pending)
+			w.pending = w.pending[:0]
+		}
+	}
+	w.writeBody(p)
+	if w.c.werr != nil {
+		return 0, w.c.werr
+	}
+	return len(p), nil
+}
+
+func (w *response) writeBody(p []byte) {
+	c := w.c
+	if !w.chunked {
+		c.write(p)
+		return
+	}
+	if len(p) == 0 {
+		return // an empty chunk would end the body
+	}
+	b := strconv.AppendInt(c.scratch[:0], int64(len(p)), 16)
+	b = append(b, "\r\n"...)
+	c.scratch = b
+	c.write(b)
+	c.write(p)
+	c.write(crlf)
+}
+
+var crlf = []byte("\r\n")
+
+// Flush sends the header (chunked, if no length was declared) and
+// whatever is buffered.
+func (w *response) Flush() { _ = w.FlushError() }
+
+func (w *response) FlushError() error {
+	if w.hijacked {
+		return http.ErrHijacked
+	}
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if !w.committed {
+		w.commit(false)
+		if len(w.pending) > 0 {
+			w.writeBody(w.pending)
+			w.pending = w.pending[:0]
+		}
+	}
+	w.c.flush()
+	return w.c.werr
+}
+
+// finish completes the response after the handler returned.
+func (w *response) finish() {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if !w.committed {
+		w.commit(true)
+		if len(w.pending) > 0 {
+			w.c.write(w.pending)
+		}
+	}
+	switch {
+	case w.chunked:
+		w.writeTrailers()
+	case w.contentLen >= 0 && !w.noBody && w.written < w.contentLen:
+		w.closeAfter = true // short body: the framing is broken
+	}
+	w.c.flush()
+	if cap(w.pending) > 64<<10 {
+		w.pending = nil
+	}
+}
+
+// writeTrailers ends a chunked body with the trailers the handler set:
+// those declared in the Trailer header, and those named with
+// http.TrailerPrefix.
+func (w *response) writeTrailers() {
+	b := append(w.c.scratch[:0], "0\r\n"...)
+	for _, decl := range w.trailers {
+		for name := range strings.SplitSeq(decl, ",") {
+			k := http.CanonicalHeaderKey(strings.TrimSpace(name))
+			if !validFieldName(k) || k == "Content-Length" || k == "Transfer-Encoding" || k == "Trailer" {
+				continue
+			}
+			for _, v := range w.header[k] {
+				b = appendField(b, k, v)
+			}
+		}
+	}
+	for k, vv := range w.header {
+		if name, ok := strings.CutPrefix(k, http.TrailerPrefix); ok && validFieldName(name) {
+			for _, v := range vv {
+				b = appendField(b, name, v)
+			}
+		}
+	}
+	b = append(b, "\r\n"...)
+	w.c.scratch = b
+	w.c.write(b)
+}
+
+// Hijack hands the connection to the handler (WebSocket and other
+// upgrades). Bytes the client sent after the request are in the reader.
+func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if w.hijacked {
+		return nil, nil, http.ErrHijacked
+	}
+	c := w.c
+	if w.committed {
+		c.flush()
+	}
+	if c.werr != nil {
+		return nil, nil, c.werr
+	}
+	w.hijacked = true
+	c.hijacked = true
+	c.state.Store(stateHijacked)
+	c.s.trackConn(c, false)
+	_ = c.rwc.SetDeadline(time.Time{})
+	rw := bufio.NewReadWriter(c.br, bufio.NewWriter(c.rwc))
+	c.br, c.bw = nil, nil // the handler owns them now
+	return c.rwc, rw, nil
+}
+
+// SetReadDeadline and SetWriteDeadline serve http.ResponseController.
+func (w *response) SetReadDeadline(t time.Time) error {
+	w.c.deadlineTouched.Store(true)
+	return w.c.rwc.SetReadDeadline(t)
+}
+
+func (w *response) SetWriteDeadline(t time.Time) error {
+	w.c.writeDeadline = t
+	return w.c.rwc.SetWriteDeadline(t)
+}
+
+// EnableFullDuplex: the request body stays readable while the response is
+// written; this server never closes it early.
+func (w *response) EnableFullDuplex() error { return nil }
+
+// write buffers p for the client; the first error ends the connection.
+func (c *conn) write(p []byte) {
+	if c.werr != nil {
+		return
+	}
+	if _, err := c.bw.Write(p); err != nil {
+		c.werr = err
+	}
+}
+
+func (c *conn) flush() {
+	if c.werr != nil {
+		return
+	}
+	if err := c.bw.Flush(); err != nil {
+		c.werr = err
+	}
+}
+
+func hasToken(vv []string, token string) bool {
+	for _, v := range vv {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,733 @@
+// Package h1 serves HTTP/1.x on a loop of its own and hands HTTP/2
+// connections (ALPN "h2", or h2c with prior knowledge) to a net/http server.
+//
+// Why it exists: for a proxy, net/http's HTTP/1 server costs about a third
+// of the CPU of a request. Per request it starts a goroutine that reads
+// ahead to notice a client that goes away (a read that fails with EAGAIN, a
+// wake-up, two deadline changes), a context, a response object and its
+// buffers. This loop does none of that. It parses requests with net/http's
+// own parser (http.ReadRequest), applies the checks net/http's server adds
+// (Host, header names and values, sizes, versions), and writes responses
+// itself with the same framing rules: Content-Length when known, chunked
+// otherwise, nothing for HEAD, 1xx, 204 and 304.
+//
+// What it does not do that net/http's server does: it does not cancel a
+// request's context when the client disconnects mid-request (the handler
+// learns it when it writes), and it does not sniff a Content-Type.
+package h1
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Server serves HTTP/1.0 and HTTP/1.1. The zero value needs a Handler.
+type Server struct {
+	Handler http.Handler
+
+	// TLSConfig, when set, makes every connection TLS. The server adds "h2"
+	// (when HTTP2 is set) and "http/1.1" to a copy's NextProtos.
+	TLSConfig *tls.Config
+	// HTTP2 serves the connections that negotiated "h2" and, with H2C, the
+	// plain ones that open with the HTTP/2 preface. Its Serve runs on an
+	// internal listener; Shutdown and Close stop it too. Nil: HTTP/1 only.
+	HTTP2 *http.Server
+	H2C   bool
+
+	// ReadHeaderTimeout bounds reading a request's header, and the TLS
+	// handshake. Default 10s.
+	ReadHeaderTimeout time.Duration
+	// IdleTimeout bounds the wait for the next request. Default 120s.
+	IdleTimeout time.Duration
+	// WriteTimeout bounds a write to the client that makes no progress
+	// (nginx's send_timeout). Default 60s.
+	WriteTimeout time.Duration
+	// MaxHeaderBytes bounds a request's line and header. Default 64 KiB.
+	MaxHeaderBytes int
+
+	// Log receives connection errors (debug) and handler panics (error).
+	Log *slog.Logger
+	// TLSHandshakeError, if set, is called for each failed handshake.
+	TLSHandshakeError func(net.Addr, error)
+
+	mu        sync.Mutex
+	listeners map[*net.Listener]struct{}
+	conns     map[*conn]struct{}
+	shutdown  atomic.Bool
+	h2once    sync.Once
+	h2ln      *handoff
+}
+
+const (
+	defaultReadHeaderTimeout = 10 * time.Second
+	defaultIdleTimeout       = 120 * time.Second
+	defaultWriteTimeout      = 60 * time.Second
+	defaultMaxHeaderBytes    = 64 << 10
+
+	// maxDrain is how much of an unread request body is read and thrown
+	// away to keep a connection; with more left it is closed (net/http's
+	// maxPostHandlerReadBytes).
+	maxDrain = 256 << 10
+	// smallBody: a response without a Content-Length whose whole body
+	// fits gets one computed instead of chunked framing.
+	smallBody = 2048
+	// rstAvoidanceDelay: after a response to a request whose body was
+	// left unread, the write side is shut and the socket closed this much
+	// later, so the client reads the response before a reset can drop it.
+	rstAvoidanceDelay = 500 * time.Millisecond
+)
+
+func orDuration(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+func (s *Server) readHeaderTimeout() time.Duration {
+	return orDuration(s.ReadHeaderTimeout, defaultReadHeaderTimeout)
+}
+func (s *Server) idleTimeout() time.Duration  { return orDuration(s.IdleTimeout, defaultIdleTimeout) }
+func (s *Server) writeTimeout() time.Duration { return orDuration(s.WriteTimeout, defaultWriteTimeout) }
+func (s *Server) maxHeaderBytes() int64 {
+	if s.MaxHeaderBytes > 0 {
+		return int64(s.MaxHeaderBytes)
+	}
+	return defaultMaxHeaderBytes
+}
+
+func (s *Server) log() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.Default()
+}
+
+// Serve accepts connections on ln until Shutdown or Close, and then
+// returns http.ErrServerClosed.
+func (s *Server) Serve(ln net.Listener) error {
+	if !s.trackListener(&ln, true) {
+		return http.ErrServerClosed
+	}
+	defer s.trackListener(&ln, false)
+	var tlsConfig *tls.Config
+	if s.TLSConfig != nil {
+		tlsConfig = s.TLSConfig.Clone()
+		var protos []string
+		if s.HTTP2 != nil {
+			protos = append(protos, "h2")
+		}
+		protos = append(protos, "http/1.1")
+		for _, p := range protos {
+			if !containsString(tlsConfig.NextProtos, p) {
+				tlsConfig.NextProtos = append(tlsConfig.NextProtos, p)
+			}
+		}
+	}
+	var backoff time.Duration
+	for {
+		rwc, err := ln.Accept()
+		if err != nil {
+			if s.shutdown.Load() {
+				return http.ErrServerClosed
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return err
+			}
+			// Out of file descriptors and the like: wait and go on.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.log().Warn("accept failed; retrying", "err", err, "delay", backoff)
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		c := &conn{s: s, rwc: rwc, created: time.Now()}
+		if !s.trackConn(c, true) {
+			_ = rwc.Close()
+			return http.ErrServerClosed
+		}
+		go c.serve(tlsConfig)
+	}
+}
+
+func containsString(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) trackListener(ln *net.Listener, add bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if add {
+		if s.shutdown.Load() {
+			return false
+		}
+		if s.listeners == nil {
+			s.listeners = make(map[*net.Listener]struct{})
+		}
+		s.listeners[ln] = struct{}{}
+	} else {
+		delete(s.listeners, ln)
+	}
+	return true
+}
+
+func (s *Server) trackConn(c *conn, add bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if add {
+		if s.shutdown.Load() {
+			return false
+		}
+		if s.conns == nil {
+			s.conns = make(map[*conn]struct{})
+		}
+		s.conns[c] = struct{}{}
+	} else {
+		delete(s.conns, c)
+	}
+	return true
+}
+
+func (s *Server) closeListeners() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for ln := range s.listeners {
+		_ = (*ln).Close()
+	}
+}
+
+// Shutdown stops accepting, closes idle connections, lets requests in
+// flight finish (their connections close after the response) and waits
+// for that, or for ctx. Hijacked connections are not waited for.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.shutdown.Store(true)
+	s.closeListeners()
+	h2 := make(chan error, 1)
+	if s.HTTP2 != nil {
+		go func() { h2 <- s.HTTP2.Shutdown(ctx) }()
+	} else {
+		h2 <- nil
+	}
+	wait := 2 * time.Millisecond
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for !s.closeIdle() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+			wait = min(2*wait, 500*time.Millisecond)
+			t.Reset(wait)
+		}
+	}
+	return <-h2
+}
+
+// Close stops accepting and closes every connection now.
+func (s *Server) Close() error {
+	s.shutdown.Store(true)
+	s.closeListeners()
+	s.mu.Lock()
+	for c := range s.conns {
+		_ = c.rwc.Close()
+	}
+	s.mu.Unlock()
+	if s.HTTP2 != nil {
+		return s.HTTP2.Close()
+	}
+	return nil
+}
+
+// closeIdle closes connections waiting for a request and reports whether
+// none are left. New ones get 5 s to send theirs, as in net/http.
+func (s *Server) closeIdle() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		st := c.state.Load()
+		if st == stateNew && time.Since(c.created) < 5*time.Second {
+			continue
+		}
+		if (st == stateIdle || st == stateNew) && c.state.CompareAndSwap(st, stateClosed) {
+			_ = c.rwc.Close()
+		}
+	}
+	return len(s.conns) == 0
+}
+
+// handoff is the listener the HTTP/2 server accepts from.
+type handoff struct {
+	ch   chan net.Conn
+	done chan struct{}
+	once sync.Once
+	addr net.Addr
+}
+
+func (h *handoff) Accept() (net.Conn, error) {
+	select {
+	case c := <-h.ch:
+		return c, nil
+	case <-h.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (h *handoff) Close() error   { h.once.Do(func() { close(h.done) }); return nil }
+func (h *handoff) Addr() net.Addr { return h.addr }
+
+// toHTTP2 gives c to the HTTP/2 server, starting it on first use.
+func (s *Server) toHTTP2(c net.Conn) {
+	s.h2once.Do(func() {
+		s.h2ln = &handoff{ch: make(chan net.Conn), done: make(chan struct{}), addr: c.LocalAddr()}
+		go func() {
+			if err := s.HTTP2.Serve(s.h2ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log().Error("HTTP/2 server stopped", "err", err)
+			}
+		}()
+	})
+	select {
+	case s.h2ln.ch <- c:
+	case <-s.h2ln.done:
+		_ = c.Close()
+	}
+}
+
+// Connection states, for Shutdown.
+const (
+	stateNew    int32 = iota // accepted; no request read yet
+	stateActive              // a request is being read or served
+	stateIdle                // waiting for the next request
+	stateClosed              // closed by Shutdown
+	stateHijacked
+)
+
+var (
+	readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+	writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4096) }}
+)
+
+// conn is one client connection.
+type conn struct {
+	s       *Server
+	rwc     net.Conn // the *tls.Conn on TLS listeners
+	created time.Time
+	state   atomic.Int32
+	remote  string
+	tls     *tls.ConnectionState
+
+	lr limitReader
+	br *bufio.Reader
+	bw *bufio.Writer
+	w  response
+
+	// readDeadline is the read deadline last set by the loop (zero: none);
+	// deadlineTouched says someone else (the handler) set one since.
+	readDeadline    time.Time
+	deadlineTouched atomic.Bool
+	writeDeadline   time.Time
+	werr            error // first write error; the connection is done
+	hijacked        bool
+	scratch         []byte
+}
+
+// limitReader caps what reading a request header may pull from the
+// connection, as net/http does.
+type limitReader struct {
+	c *conn
+	n int64
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if l.n <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	n, err := l.c.rwc.Read(p)
+	l.n -= int64(n)
+	return n, err
+}
+
+// Write is the buffered writer's destination: it moves the write deadline
+// forward as writes make progress, at most once a second.
+func (c *conn) Write(p []byte) (int, error) {
+	if now := time.Now(); now.Sub(c.writeDeadline) > -c.s.writeTimeout()+time.Second {
+		c.writeDeadline = now.Add(c.s.writeTimeout())
+		_ = c.rwc.SetWriteDeadline(c.writeDeadline)
+	}
+	return c.rwc.Write(p)
+}
+
+func (c *conn) serve(tlsConfig *tls.Config) {
+	defer func() {
+		if v := recover(); v != nil && v != http.ErrAbortHandler {
+			buf := make([]byte, 16<<10)
+			buf = buf[:runtime.Stack(buf, false)]
+			c.s.log().Error("handler panic; connection closed", "remote", c.remote, "panic", v, "stack", string(buf))
+		}
+		if !c.hijacked {
+			_ = c.rwc.Close()
+			c.release()
+		}
+		c.s.trackConn(c, false)
+	}()
+	if tlsConfig != nil {
+		tc := tls.Server(c.rwc, tlsConfig)
+		c.rwc = tc
+		_ = tc.SetDeadline(time.Now().Add(c.s.readHeaderTimeout()))
+		if err := tc.Handshake(); err != nil {
+			if h := c.s.TLSHandshakeError; h != nil {
+				h(tc.RemoteAddr(), err)
+			}
+			c.s.log().Debug("TLS handshake failed", "remote", tc.RemoteAddr().String(), "err", err)
+			return
+		}
+		_ = tc.SetDeadline(time.Time{})
+		st := tc.ConnectionState()
+		if st.NegotiatedProtocol == "h2" && c.s.HTTP2 != nil {
+			c.handOff(tc)
+			return
+		}
+		c.tls = &st
+	}
+	c.remote = c.rwc.RemoteAddr().String()
+	c.lr = limitReader{c: c, n: math.MaxInt64}
+	c.br = readerPool.Get().(*bufio.Reader)
+	c.br.Reset(&c.lr)
+	c.bw = writerPool.Get().(*bufio.Writer)
+	c.bw.Reset(c)
+	c.w.c = c
+
+	for first := true; ; first = false {
+		if !c.awaitRequest(first) {
+			return
+		}
+		req, err := c.readRequest()
+		if err != nil {
+			c.refuse(err)
+			return
+		}
+		if !c.handle(req) {
+			return
+		}
+		c.state.Store(stateIdle)
+		if c.s.shutdown.Load() {
+			return
+		}
+	}
+}
+
+// handOff gives the connection to the HTTP/2 server; it is no longer ours.
+func (c *conn) handOff(nc net.Conn) {
+	c.hijacked = true
+	c.s.trackConn(c, false)
+	c.s.toHTTP2(nc)
+}
+
+// release returns the buffers of a connection that is done.
+func (c *conn) release() {
+	if c.br != nil {
+		c.br.Reset(nil)
+		readerPool.Put(c.br)
+		c.br = nil
+	}
+	if c.bw != nil {
+		c.bw.Reset(nil)
+		writerPool.Put(c.bw)
+		c.bw = nil
+	}
+}
+
+func (c *conn) setReadDeadline(t time.Time) {
+	c.readDeadline = t
+	_ = c.rwc.SetReadDeadline(t)
+}
+
+// awaitRequest waits for the first byte of the next request (the idle
+// timeout; for a new connection the header timeout) and makes sure the
+// rest of its header arrives within the header timeout. It reports false
+// when the connection should end.
+func (c *conn) awaitRequest(first bool) bool {
+	now := time.Now()
+	if first {
+		c.setReadDeadline(now.Add(c.s.readHeaderTimeout()))
+	} else {
+		want := now.Add(c.s.idleTimeout())
+		// Requests on a busy connection skip the deadline change while the
+		// one set is less than a second old: a deadline costs a lock and a
+		// timer update, and the idle timeout does not need that precision.
+		if c.deadlineTouched.Swap(false) || c.readDeadline.IsZero() || want.Sub(c.readDeadline) > time.Second {
+			c.setReadDeadline(want)
+		}
+	}
+	b, err := c.br.Peek(1)
+	if err != nil {
+		return false
+	}
+	if first && c.s.H2C && c.s.HTTP2 != nil && c.tls == nil && b[0] == http2Preface[0] && c.isHTTP2Preface() {
+		_ = c.rwc.SetReadDeadline(time.Time{})
+		c.handOff(&bufferedConn{Conn: c.rwc, br: c.br})
+		c.br = nil
+		return false
+	}
+	if !c.state.CompareAndSwap(stateIdle, stateActive) && !c.state.CompareAndSwap(stateNew, stateActive) {
+		return false // closed by Shutdown
+	}
+	if !first {
+		// The header must arrive within the header timeout, unless it is
+		// already here (the common case: one read holds it all).
+		buffered, _ := c.br.Peek(c.br.Buffered())
+		if !headerComplete(buffered) {
+			c.setReadDeadline(time.Now().Add(c.s.readHeaderTimeout()))
+		}
+	}
+	return true
+}
+
+func headerComplete(b []byte) bool {
+	return bytes.Contains(b, crlfcrlf) || bytes.Contains(b, lflf)
+}
+
+var (
+	crlfcrlf     = []byte("\r\n\r\n")
+	lflf         = []byte("\n\n")
+	http2Preface = []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+)
+
+// isHTTP2Preface reads just enough to tell an HTTP/2 preface from an
+// HTTP/1 request (both may start with "P").
+func (c *conn) isHTTP2Preface() bool {
+	for n := 1; ; n++ {
+		b, err := c.br.Peek(n)
+		if err != nil || !bytes.HasPrefix(http2Preface, b) {
+			return false
+		}
+		if n == len(http2Preface) {
+			return true
+		}
+	}
+}
+
+// bufferedConn is a connection whose first bytes sit in a bufio.Reader.
+type bufferedConn struct {
+	net.Conn
+	br *bufio.Reader
+}
+
+func (b *bufferedConn) Read(p []byte) (int, error) { return b.br.Read(p) }
+
+// errTooLarge: the request line and header exceeded MaxHeaderBytes.
+var errTooLarge = errors.New("request header too large")
+
+// requestError is a request refused with a status.
+type requestError struct {
+	status int
+	reason string
+}
+
+func (e *requestError) Error() string { return e.reason }
+
+func (c *conn) readRequest() (*http.Request, error) {
+	c.lr.n = c.s.maxHeaderBytes() + 4096 // as net/http: the buffer's worth of slack
+	req, err := http.ReadRequest(c.br)
+	hitLimit := c.lr.n <= 0
+	c.lr.n = math.MaxInt64
+	if err != nil {
+		if hitLimit {
+			return nil, errTooLarge
+		}
+		return nil, err
+	}
+	// What net/http's server checks on top of its parser.
+	if req.ProtoMajor != 1 {
+		return nil, &requestError{http.StatusHTTPVersionNotSupported, "unsupported protocol version"}
+	}
+	if req.ProtoAtLeast(1, 1) && req.Host == "" && req.Method != http.MethodConnect {
+		return nil, &requestError{http.StatusBadRequest, "missing required Host header"}
+	}
+	if req.Host != "" && !validHost(req.Host) {
+		return nil, &requestError{http.StatusBadRequest, "malformed Host header"}
+	}
+	for k, vv := range req.Header {
+		if !validFieldName(k) {
+			return nil, &requestError{http.StatusBadRequest, "invalid header name"}
+		}
+		for _, v := range vv {
+			if !validFieldValue(v) {
+				return nil, &requestError{http.StatusBadRequest, "invalid header value"}
+			}
+		}
+	}
+	if e, ok := req.Header["Expect"]; ok {
+		if len(e) != 1 || !strings.EqualFold(e[0], "100-continue") || !req.ProtoAtLeast(1, 1) {
+			return nil, &requestError{http.StatusExpectationFailed, "unsupported Expect header"}
+		}
+	}
+	return req, nil
+}
+
+// refuse answers a request that could not be read, unless the client just
+// went away or was too slow, and the connection ends.
+func (c *conn) refuse(err error) {
+	status, reason := http.StatusBadRequest, err.Error()
+	var re *requestError
+	var ne net.Error
+	switch {
+	case err == errTooLarge:
+		status = http.StatusRequestHeaderFieldsTooLarge
+	case errors.As(err, &re):
+		status = re.status
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed),
+		errors.As(err, &ne):
+		return // nobody to answer, or too slow to deserve one
+	case strings.Contains(reason, "unsupported transfer encoding"):
+		status = http.StatusNotImplemented
+	}
+	c.s.log().Debug("bad request", "remote", c.remote, "status", status, "err", err)
+	msg := http.StatusText(status)
+	if status == http.StatusBadRequest {
+		msg += ": " + reason
+	}
+	b := c.scratch[:0]
+	b = appendStatusLine(b, status)
+	b = append(b, "Content-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"...)
+	b = append(b, msg...)
+	c.scratch = b
+	_, _ = c.bw.Write(b)
+	_ = c.bw.Flush()
+	if status == http.StatusRequestHeaderFieldsTooLarge {
+		c.closeWriteAndWait()
+	}
+}
+
+// closeWriteAndWait shuts the write side and waits a little before the
+// close, so unread request bytes do not make the kernel reset the
+// connection before the client has read the response.
+func (c *conn) closeWriteAndWait() {
+	type closeWriter interface{ CloseWrite() error }
+	if cw, ok := c.rwc.(closeWriter); ok {
+		_ = cw.CloseWrite()
+		time.Sleep(rstAvoidanceDelay)
+	}
+}
+
+// handle serves one request and reports whether the connection goes on.
+func (c *conn) handle(req *http.Request) bool {
+	req.RemoteAddr = c.remote
+	req.TLS = c.tls
+	w := &c.w
+	w.reset(req)
+	var body *requestBody
+	if req.Body != nil && req.Body != http.NoBody {
+		body = &requestBody{rc: req.Body, c: c, expect: req.Header["Expect"] != nil}
+		w.body = body
+		req.Body = body
+		// Reading the body is not bounded here: the handler's own timeouts
+		// (the proxy's send timeout) decide how long a client may take.
+		c.setReadDeadline(time.Time{})
+	}
+	c.s.Handler.ServeHTTP(w, req)
+	if w.hijacked {
+		return false
+	}
+	w.finish()
+	keep := !w.closeAfter && c.werr == nil
+	if body != nil {
+		if !body.finish(keep) {
+			keep = false
+			if c.werr == nil {
+				c.closeWriteAndWait()
+			}
+		}
+	}
+	w.req, w.body = nil, nil
+	return keep
+}
+
+// requestBody is a request's body as the handler sees it. It sends
+// "100 Continue" on the first read when the client asked for it; after the
+// handler, a little of what is left is drained to keep the connection, and
+// reads fail. A transport may read it from another goroutine: reads are
+// serialized with finish, and the flags are atomic.
+type requestBody struct {
+	mu      sync.Mutex
+	rc      io.ReadCloser
+	c       *conn
+	expect  bool // the client waits for 100 Continue before sending
+	closed  bool
+	sent100 atomic.Bool
+	eof     atomic.Bool
+	n       atomic.Int64
+}
+
+func (b *requestBody) Read(p []byte) (int, error) {
+	if b.expect && b.sent100.CompareAndSwap(false, true) {
+		b.c.w.writeContinue()
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return 0, http.ErrBodyReadAfterClose
+	}
+	n, err := b.rc.Read(p)
+	b.n.Add(int64(n))
+	if err == io.EOF {
+		b.eof.Store(true)
+	}
+	return n, err
+}
+
+// Close is a no-op for the handler: the server decides what happens to
+// what is left once the handler returns.
+func (b *requestBody) Close() error { return nil }
+
+// undrainable reports, as the final response starts, whether what is left
+// of the body cannot be drained afterwards: the client never got its
+// 100 Continue (it may never send the body), or more than maxDrain bytes
+// are declared to remain.
+func (b *requestBody) undrainable(declared int64) bool {
+	if b.eof.Load() {
+		return false
+	}
+	if b.expect && !b.sent100.Load() {
+		return true
+	}
+	return declared >= 0 && declared-b.n.Load() > maxDrain
+}
+
+// finish drains up to maxDrain bytes of what the handler left, if the
+// connection is to be kept, and stops further reads. False: the body was
+// not read to its end, so the connection cannot carry another request.
+func (b *requestBody) finish(keep bool) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.closed = true
+	if b.eof.Load() {
+		return true
+	}
+	if !keep || (b.expect && !b.sent100.Load()) {
+		return false
+	}
+	// Not rc.Close: on a body from http.ReadRequest it reads everything.
+	_, err := io.CopyN(io.Discard, b.rc, maxDrain+1)
+	return err == io.EOF
+}
