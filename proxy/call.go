@@ -48,6 +48,7 @@ type call struct {
 	phase    phase
 	cancel   context.CancelFunc
 	timedOut atomic.Bool
+	watched  net.Conn // upstream connection of the h1Transport exchange in flight
 }
 
 // maxTries bounds retries; the controller caps the annotation at 10 as well.
@@ -111,7 +112,7 @@ func (c *call) finish() {
 			m.inFlight.Dec()
 		}
 	}
-	c.route, c.ep, c.in, c.w.rw = nil, nil, nil, nil
+	c.route, c.ep, c.in, c.w.rw, c.watched = nil, nil, nil, nil, nil
 	clear(c.tried[:])
 	c.mu.Lock()
 	c.cancel, c.body = nil, nil
@@ -124,6 +125,13 @@ func (c *call) finish() {
 // retries reuse it with another URL.Host (nothing else in it changed).
 func (c *call) RoundTrip(req *http.Request) (*http.Response, error) {
 	rt := c.p.transport(c.route.Options.Protocol)
+	// Only the call's own timer can cancel a request whose context has no
+	// Done channel (HTTP/1): the h1 transport then watches the call rather
+	// than the context.
+	h1, _ := rt.(*h1Transport)
+	if c.in.Context().Done() != nil {
+		h1 = nil
+	}
 	for {
 		c.attempts++
 		req.URL.Host = c.ep.addr
@@ -133,7 +141,13 @@ func (c *call) RoundTrip(req *http.Request) (*http.Response, error) {
 			c.arm(waiting, c.readTimeout)
 		}
 		c.upstreamStart = time.Now()
-		resp, err := rt.RoundTrip(req)
+		var resp *http.Response
+		var err error
+		if h1 != nil {
+			resp, err = h1.roundTripWatched(req, c)
+		} else {
+			resp, err = rt.RoundTrip(req)
+		}
 		c.disarm()
 		c.upstreamTime = time.Since(c.upstreamStart)
 		if err == nil {
@@ -257,9 +271,29 @@ func (c *call) onTimer() {
 	}
 	c.deadline, c.phase = 0, idle
 	c.timedOut.Store(true)
+	if c.watched != nil {
+		_ = c.watched.SetDeadline(aLongTimeAgo)
+	}
 	if c.cancel != nil {
 		c.cancel()
 	}
+}
+
+// watch and unwatch make the call the h1 transport's abortWatcher.
+func (c *call) watch(nc net.Conn) {
+	c.mu.Lock()
+	c.watched = nc
+	if c.timedOut.Load() {
+		_ = nc.SetDeadline(aLongTimeAgo)
+	}
+	c.mu.Unlock()
+}
+
+func (c *call) unwatch() bool {
+	c.mu.Lock()
+	c.watched = nil
+	c.mu.Unlock()
+	return !c.timedOut.Load()
 }
 
 func (c *call) errorHandler(w http.ResponseWriter, r *http.Request, err error) {

@@ -9,9 +9,12 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/textproto"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // h1Transport is the upstream transport for plain-HTTP backends: HTTP/1.1
@@ -72,6 +75,22 @@ type h1Conn struct {
 	limit  int64 // bytes Read may still take before the headers are complete
 	reused bool  // served a request before
 	idleAt time.Time
+
+	// The cancellation of the exchange in flight: a watcher, or else a
+	// context.AfterFunc's stop.
+	watcher abortWatcher
+	stopFn  func() bool
+}
+
+// unwatch ends the cancellation of the exchange; false: it was cancelled.
+func (c *h1Conn) unwatch() bool {
+	if w := c.watcher; w != nil {
+		c.watcher = nil
+		return w.unwatch()
+	}
+	stop := c.stopFn
+	c.stopFn = nil
+	return stop()
 }
 
 var errHeadersTooLarge = errors.New("upstream response headers exceed 1 MiB")
@@ -89,8 +108,24 @@ func (c *h1Conn) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// abortWatcher aborts the upstream I/O of an exchange that is cancelled
+// (timed out). A proxy call whose request context nothing else can cancel
+// passes itself (roundTripWatched); a connection then registers with it
+// instead of with context.AfterFunc, whose registration on the context is
+// an allocation and a lock per request.
+type abortWatcher interface {
+	watch(nc net.Conn) // abort nc's I/O when (or if already) cancelled
+	unwatch() bool     // stop watching; false: the exchange was cancelled
+}
+
 // RoundTrip implements http.RoundTripper.
 func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	return t.roundTripWatched(req, nil)
+}
+
+// roundTripWatched is RoundTrip with the exchange's cancellation coming
+// from w (nil: from the request's context).
+func (t *h1Transport) roundTripWatched(req *http.Request, w abortWatcher) (*http.Response, error) {
 	if !t.handles(req) {
 		return t.fallback.RoundTrip(req)
 	}
@@ -104,7 +139,7 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err != nil {
 			return nil, err
 		}
-		resp, err := c.roundTrip(ctx, req)
+		resp, err := c.roundTrip(ctx, req, w)
 		if err == nil {
 			return resp, nil
 		}
@@ -257,16 +292,21 @@ var aLongTimeAgo = time.Unix(1, 0)
 
 // roundTrip sends req on c and reads the response headers. On success the
 // response body owns c; on failure c is closed.
-func (c *h1Conn) roundTrip(ctx context.Context, req *http.Request) (*http.Response, error) {
-	// A cancelled context (timeout, client gone) aborts the exchange at
-	// whatever I/O it is blocked in, the body's included.
-	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(aLongTimeAgo) })
+func (c *h1Conn) roundTrip(ctx context.Context, req *http.Request, w abortWatcher) (*http.Response, error) {
+	// A cancelled exchange (timeout, client gone) is aborted at whatever
+	// I/O it is blocked in, the body's included.
+	if w != nil {
+		c.watcher = w
+		w.watch(c.nc)
+	} else {
+		c.stopFn = context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(aLongTimeAgo) })
+	}
 	if c.bw == nil {
 		c.br = bufio.NewReaderSize(c, h1ReadBuffer)
 		c.bw = bufio.NewWriterSize(c.nc, h1WriteBuffer)
 	}
 	c.nread, c.limit = 0, c.t.maxHeaderBytes+h1ReadBuffer
-	err := req.Write(c.bw)
+	err := writeRequest(c.bw, req)
 	if err == nil {
 		err = c.bw.Flush()
 	}
@@ -275,18 +315,108 @@ func (c *h1Conn) roundTrip(ctx context.Context, req *http.Request) (*http.Respon
 		resp, err = c.readResponse(req)
 	}
 	if err != nil {
-		stop()
+		c.unwatch()
 		c.nc.Close()
 		return nil, err
 	}
 	c.limit = 1<<63 - 1
 	keep := !resp.Close && !req.Close
 	if resp.Body == http.NoBody {
-		c.release(stop, keep)
+		c.release(keep)
 		return resp, nil
 	}
-	resp.Body = &h1Body{c: c, rc: resp.Body, stop: stop, keep: keep}
+	resp.Body = &h1Body{c: c, rc: resp.Body, keep: keep}
 	return resp, nil
+}
+
+// writeRequest writes a request without a body (the only kind this
+// transport sends) as net/http's Request.Write would, without its
+// formatting and sorting: the request line, Host, User-Agent when not
+// empty, the other fields in map order, and Content-Length: 0 for POST,
+// PUT and PATCH. Line breaks
+// in values become spaces, so no field can split the request.
+func writeRequest(bw *bufio.Writer, req *http.Request) error {
+	host := req.Host
+	if host == "" {
+		host = req.URL.Host
+	}
+	if !httpguts.ValidHostHeader(host) {
+		return errors.New("proxy: invalid Host header")
+	}
+	method := req.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	path := req.URL.EscapedPath()
+	if path == "" {
+		path = "/"
+	}
+	if hasCTL(path) || hasCTL(req.URL.RawQuery) {
+		return errors.New("proxy: request URI contains control characters")
+	}
+	bw.WriteString(method)
+	bw.WriteByte(' ')
+	bw.WriteString(path)
+	if req.URL.RawQuery != "" || req.URL.ForceQuery {
+		bw.WriteByte('?')
+		bw.WriteString(req.URL.RawQuery)
+	}
+	bw.WriteString(" HTTP/1.1\r\nHost: ")
+	bw.WriteString(host)
+	bw.WriteString("\r\n")
+	if ua := req.Header["User-Agent"]; len(ua) > 0 && ua[0] != "" {
+		bw.WriteString("User-Agent: ")
+		writeFieldValue(bw, ua[0])
+		bw.WriteString("\r\n")
+	}
+	for k, vv := range req.Header {
+		switch k {
+		case "Host", "User-Agent", "Content-Length", "Transfer-Encoding", "Trailer":
+			continue
+		}
+		if !httpguts.ValidHeaderFieldName(k) {
+			continue
+		}
+		for _, v := range vv {
+			bw.WriteString(k)
+			bw.WriteString(": ")
+			writeFieldValue(bw, v)
+			bw.WriteString("\r\n")
+		}
+	}
+	switch method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch:
+		bw.WriteString("Content-Length: 0\r\n") // many servers expect one
+	}
+	if req.Close && len(req.Header["Connection"]) == 0 {
+		bw.WriteString("Connection: close\r\n")
+	}
+	_, err := bw.WriteString("\r\n")
+	return err
+}
+
+func hasCTL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if b := s[i]; b < ' ' || b == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+// writeFieldValue writes v trimmed, with CR and LF as spaces.
+func writeFieldValue(bw *bufio.Writer, v string) {
+	v = strings.TrimSpace(v)
+	for {
+		i := strings.IndexAny(v, "\r\n")
+		if i < 0 {
+			bw.WriteString(v)
+			return
+		}
+		bw.WriteString(v[:i])
+		bw.WriteByte(' ')
+		v = v[i+1:]
+	}
 }
 
 // readResponse reads the final response; interim 1xx answers (103 Early
@@ -317,8 +447,8 @@ func (c *h1Conn) readResponse(req *http.Request) (*http.Response, error) {
 
 // release ends the exchange: back to the pool if the connection is clean
 // and the context never fired, else closed.
-func (c *h1Conn) release(stop func() bool, keep bool) {
-	if stop() && keep && c.br.Buffered() == 0 {
+func (c *h1Conn) release(keep bool) {
+	if c.unwatch() && keep && c.br.Buffered() == 0 {
 		c.t.put(c)
 		return
 	}
@@ -330,7 +460,6 @@ func (c *h1Conn) release(stop func() bool, keep bool) {
 type h1Body struct {
 	c    *h1Conn
 	rc   io.ReadCloser
-	stop func() bool
 	keep bool
 	done bool
 }
@@ -342,7 +471,7 @@ func (b *h1Body) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
 	if err != nil {
 		b.done = true
-		b.c.release(b.stop, b.keep && err == io.EOF)
+		b.c.release(b.keep && err == io.EOF)
 		b.c = nil
 	}
 	return n, err
@@ -351,7 +480,7 @@ func (b *h1Body) Read(p []byte) (int, error) {
 func (b *h1Body) Close() error {
 	if !b.done {
 		b.done = true
-		b.stop()
+		b.c.unwatch()
 		b.c.nc.Close() // unread bytes make the connection unusable
 		b.c = nil
 	}

@@ -404,3 +404,81 @@ func FuzzH1TransportResponse(f *testing.F) {
 		}
 	})
 }
+
+// writeRequest must say what net/http's Request.Write says, as a server
+// parses it: same method, target, Host, fields and framing.
+func TestWriteRequestMatchesRequestWrite(t *testing.T) {
+	mk := func(method, target, host string, hdr http.Header, closing bool) *http.Request {
+		r, err := http.NewRequest(method, target, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Host = host
+		for k, vv := range hdr {
+			r.Header[k] = vv
+		}
+		r.Header["User-Agent"] = []string{""} // as ReverseProxy does when the client sent none
+		if ua := hdr["User-Agent"]; ua != nil {
+			r.Header["User-Agent"] = ua
+		}
+		r.Close = closing
+		return r
+	}
+	cases := []struct {
+		name string
+		req  *http.Request
+	}{
+		{"get", mk("GET", "http://10.0.0.1:8080/a/b?x=1&y=%20", "app.example", http.Header{"Accept": {"*/*"}, "X-Forwarded-For": {"1.2.3.4"}}, false)},
+		{"head", mk("HEAD", "http://10.0.0.1/", "app.example", nil, false)},
+		{"post without body", mk("POST", "http://10.0.0.1/form", "app.example", nil, false)},
+		{"delete", mk("DELETE", "http://10.0.0.1/x", "app.example", nil, false)},
+		{"user agent and repeated fields", mk("GET", "http://10.0.0.1/", "app.example", http.Header{"User-Agent": {"curl/8"}, "Cookie": {"a=1", "b=2"}}, false)},
+		{"escaped path", mk("GET", "http://10.0.0.1/a%2Fb/c%20d", "app.example", nil, false)},
+		{"empty query", mk("GET", "http://10.0.0.1/p?", "app.example", nil, false)},
+		{"close", mk("GET", "http://10.0.0.1/", "app.example", nil, true)},
+		{"framing fields dropped", mk("GET", "http://10.0.0.1/", "app.example", http.Header{"Content-Length": {"5"}, "Transfer-Encoding": {"chunked"}}, false)},
+		{"value with line break", mk("GET", "http://10.0.0.1/", "app.example", http.Header{"X-Evil": {"a\r\nX-Injected: 1"}}, false)},
+	}
+	parse := func(t *testing.T, b []byte) *http.Request {
+		t.Helper()
+		r, err := http.ReadRequest(bufio.NewReader(strings.NewReader(string(b))))
+		if err != nil {
+			t.Fatalf("parse %q: %v", b, err)
+		}
+		return r
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var ours, std strings.Builder
+			bw := bufio.NewWriter(&ours)
+			if err := writeRequest(bw, tc.req); err != nil {
+				t.Fatal(err)
+			}
+			bw.Flush()
+			if err := tc.req.Write(&std); err != nil {
+				t.Fatal(err)
+			}
+			got, want := parse(t, []byte(ours.String())), parse(t, []byte(std.String()))
+			if got.Method != want.Method || got.RequestURI != want.RequestURI || got.Host != want.Host ||
+				got.ContentLength != want.ContentLength || got.Close != want.Close {
+				t.Errorf("ours %q\nstd  %q", ours.String(), std.String())
+			}
+			if len(got.Header) != len(want.Header) {
+				t.Errorf("fields: ours %v, std %v", got.Header, want.Header)
+			}
+			for k, v := range want.Header {
+				if strings.Join(got.Header[k], "|") != strings.Join(v, "|") {
+					t.Errorf("%s: ours %q, std %q", k, got.Header[k], v)
+				}
+			}
+			if _, injected := got.Header["X-Injected"]; injected {
+				t.Error("a line break in a value split the request")
+			}
+		})
+	}
+	bad := mk("GET", "http://10.0.0.1/", "app.example", nil, false)
+	bad.Host = "a b"
+	if err := writeRequest(bufio.NewWriter(io.Discard), bad); err == nil {
+		t.Error("invalid Host accepted")
+	}
+}

@@ -11,14 +11,15 @@ import (
 	"sync"
 	"testing"
 
+	"portico.dev/portico/h1"
 	"portico.dev/portico/router"
 )
 
 // fixture is a Proxy with one route (any host, prefix "/") to the given
-// endpoints, served by an httptest server so requests cross real sockets.
+// endpoints, served by h1 (as in Portico) so requests cross real sockets.
 type fixture struct {
 	proxy *Proxy
-	srv   *httptest.Server
+	srv   *h1Server
 	log   *lockedBuffer
 }
 
@@ -46,9 +47,31 @@ func newFixture(t testing.TB, opts *router.Options, cfg Config, endpoints ...str
 		t.Cleanup(cfg.Transports.CloseIdleConnections)
 	}
 	f.proxy = New(cfg)
-	f.srv = httptest.NewServer(f.proxy)
-	t.Cleanup(f.srv.Close)
+	f.srv = newH1Server(t, f.proxy)
 	return f
+}
+
+// h1Server serves a handler the way Portico does: h1's loop for HTTP/1.
+type h1Server struct {
+	URL    string
+	client *http.Client
+}
+
+func (s *h1Server) Client() *http.Client { return s.client }
+
+func newH1Server(t testing.TB, h http.Handler) *h1Server {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &h1.Server{Handler: h, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	go func() { _ = srv.Serve(ln) }()
+	tr := &http.Transport{}
+	t.Cleanup(func() {
+		tr.CloseIdleConnections()
+		_ = srv.Close()
+	})
+	return &h1Server{URL: "http://" + ln.Addr().String(), client: &http.Client{Transport: tr}}
 }
 
 func (f *fixture) do(t testing.TB, method, path string, body io.Reader, hdr ...string) (*http.Response, string) {
