@@ -125,12 +125,28 @@ func (c *call) finish() {
 // retries reuse it with another URL.Host (nothing else in it changed).
 func (c *call) RoundTrip(req *http.Request) (*http.Response, error) {
 	rt := c.p.transport(c.route.Options.Protocol)
-	// Only the call's own timer can cancel a request whose context has no
-	// Done channel (HTTP/1): the h1 transport then watches the call rather
-	// than the context.
+	// A timeout must abort the exchange. When the h1 transport sends the
+	// request and nothing but the call's own timer can cancel it (an
+	// HTTP/1 client: its context has no Done channel), the transport
+	// watches the call. Anything else gets a cancellable context, which
+	// serve cancels after the response (the body is read after RoundTrip).
 	h1, _ := rt.(*h1Transport)
-	if c.in.Context().Done() != nil {
+	if h1 != nil && (req.Context().Done() != nil || !h1.handles(req)) {
 		h1 = nil
+	}
+	ctx := req.Context()
+	if ct := c.route.Options.ConnectTimeout; ct > 0 {
+		ctx = context.WithValue(ctx, connectTimeoutKey{}, ct) // for the dialer
+	}
+	if h1 == nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		c.mu.Lock()
+		c.cancel = cancel
+		c.mu.Unlock()
+	}
+	if ctx != req.Context() {
+		req = req.WithContext(ctx)
 	}
 	for {
 		c.attempts++

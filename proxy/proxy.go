@@ -3,7 +3,6 @@
 package proxy
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"net"
@@ -155,19 +154,15 @@ func (c *call) serve() {
 	c.tries = min(c.tries, maxTries)
 	c.readTimeout, c.sendTimeout = orDefault(o.ReadTimeout, p.cfg.Defaults.ReadTimeout), orDefault(o.SendTimeout, p.cfg.Defaults.SendTimeout)
 
-	// One cancellable context per request lets a timeout abort the
-	// upstream exchange; a route's connect timeout rides along for the dialer.
-	ctx, cancel := context.WithCancel(r.Context())
-	if o.ConnectTimeout > 0 {
-		ctx = context.WithValue(ctx, connectTimeoutKey{}, o.ConnectTimeout)
-	}
-	c.mu.Lock()
-	c.cancel = cancel
-	c.mu.Unlock()
 	c.rp.Transport = c
-	c.rp.ServeHTTP(&c.w, r.WithContext(ctx))
+	c.rp.ServeHTTP(&c.w, r)
 	c.disarm()
-	cancel()
+	c.mu.Lock()
+	cancel := c.cancel
+	c.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
 }
 
 func orDefault(d, def time.Duration) time.Duration {
