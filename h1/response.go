@@ -76,8 +76,10 @@ func (w *response) WriteHeader(code int) {
 		w.noBody = true
 	}
 	if v := w.header["Content-Length"]; len(v) == 1 {
-		if n, err := strconv.ParseInt(v[0], 10, 64); err == nil && n >= 0 {
-			w.contentLen = n
+		// Digits only (RFC 9110, section 8.6): ParseInt would take a
+		// "+5", sent as is and read differently by different clients.
+		if n, err := strconv.ParseUint(v[0], 10, 63); err == nil {
+			w.contentLen = int64(n)
 		} else {
 			delete(w.header, "Content-Length")
 		}
@@ -91,7 +93,9 @@ func bodyAllowed(code int) bool {
 }
 
 func (w *response) writeInterim(code int) {
-	if w.committed || w.c.werr != nil {
+	// RFC 9110, section 15.2: "A server MUST NOT send a 1xx response to
+	// an HTTP/1.0 client"; it could take it for the final one.
+	if w.committed || w.c.werr != nil || !w.req.ProtoAtLeast(1, 1) {
 		return
 	}
 	w.wmu.Lock()
@@ -107,7 +111,7 @@ func (w *response) writeInterim(code int) {
 func (w *response) writeContinue() {
 	w.wmu.Lock()
 	defer w.wmu.Unlock()
-	if w.committed || w.c.werr != nil {
+	if w.committed || w.c.bw == nil || w.c.werr != nil { // bw: nil once hijacked
 		return
 	}
 	_, _ = w.c.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
@@ -172,6 +176,9 @@ func (w *response) writeHead(code int, final bool) {
 		}
 		if final && w.chunked && k == "Content-Length" {
 			continue
+		}
+		if !final && (k == "Content-Length" || k == "Transfer-Encoding") {
+			continue // as net/http: an interim response has no body
 		}
 		for _, v := range vv {
 			b = appendField(b, k, v)
@@ -323,7 +330,9 @@ func (w *response) finish() {
 	if !w.committed {
 		w.commit(true)
 		if len(w.pending) > 0 {
-			w.c.write(w.pending)
+			// writeBody: the body is chunked after all when the handler
+			// declared trailers after writing.
+			w.writeBody(w.pending)
 		}
 	}
 	switch {
@@ -373,6 +382,17 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, http.ErrHijacked
 	}
 	c := w.c
+	// As net/http: a status the handler set goes out first (WebSocket
+	// libraries write their 101 so), with what it wrote.
+	if w.wroteHeader && !w.committed {
+		w.commit(false)
+		if len(w.pending) > 0 {
+			w.writeBody(w.pending)
+			w.pending = w.pending[:0]
+		}
+	}
+	w.wmu.Lock() // against a 100 Continue from a body read elsewhere
+	defer w.wmu.Unlock()
 	if w.committed {
 		c.flush()
 	}

@@ -155,11 +155,16 @@ func (s *Server) Serve(ln net.Listener) error {
 		}
 		backoff = 0
 		c := &conn{s: s, rwc: rwc, created: time.Now()}
+		if tlsConfig != nil {
+			// Here, not in c.serve: Close and Shutdown read c.rwc from
+			// other goroutines, so it must not change once tracked.
+			c.rwc = tls.Server(rwc, tlsConfig)
+		}
 		if !s.trackConn(c, true) {
 			_ = rwc.Close()
 			return http.ErrServerClosed
 		}
-		go c.serve(tlsConfig)
+		go c.serve()
 	}
 }
 
@@ -351,8 +356,9 @@ type conn struct {
 // limitReader caps what reading a request header may pull from the
 // connection, as net/http does.
 type limitReader struct {
-	c *conn
-	n int64
+	c     *conn
+	n     int64
+	reads int // calls to Read
 }
 
 func (l *limitReader) Read(p []byte) (int, error) {
@@ -364,6 +370,7 @@ func (l *limitReader) Read(p []byte) (int, error) {
 	}
 	n, err := l.c.rwc.Read(p)
 	l.n -= int64(n)
+	l.reads++
 	return n, err
 }
 
@@ -377,7 +384,7 @@ func (c *conn) Write(p []byte) (int, error) {
 	return c.rwc.Write(p)
 }
 
-func (c *conn) serve(tlsConfig *tls.Config) {
+func (c *conn) serve() {
 	defer func() {
 		if v := recover(); v != nil && v != http.ErrAbortHandler {
 			buf := make([]byte, 16<<10)
@@ -386,13 +393,17 @@ func (c *conn) serve(tlsConfig *tls.Config) {
 		}
 		if !c.hijacked {
 			_ = c.rwc.Close()
+			// After a panic, the body may still be read, say by a
+			// transport's goroutine: stop that before its buffer goes back
+			// to the pool and on to another connection.
+			if b := c.w.body; b != nil {
+				b.finish(false)
+			}
 			c.release()
 		}
 		c.s.trackConn(c, false)
 	}()
-	if tlsConfig != nil {
-		tc := tls.Server(c.rwc, tlsConfig)
-		c.rwc = tc
+	if tc, ok := c.rwc.(*tls.Conn); ok {
 		_ = tc.SetDeadline(time.Now().Add(c.s.readHeaderTimeout()))
 		if err := tc.Handshake(); err != nil {
 			if h := c.s.TLSHandshakeError; h != nil {
@@ -471,11 +482,16 @@ func (c *conn) awaitRequest(first bool) bool {
 	if first {
 		c.setReadDeadline(now.Add(c.s.readHeaderTimeout()))
 	} else {
-		want := now.Add(c.s.idleTimeout())
+		idle := c.s.idleTimeout()
+		want := now.Add(idle)
 		// Requests on a busy connection skip the deadline change while the
 		// one set is less than a second old: a deadline costs a lock and a
 		// timer update, and the idle timeout does not need that precision.
-		if c.deadlineTouched.Swap(false) || c.readDeadline.IsZero() || want.Sub(c.readDeadline) > time.Second {
+		// Less than a tenth of a short idle timeout, though, or a busy
+		// connection would time out. A deadline later than wanted (the
+		// header timeout's, when it is the longer) is not kept either.
+		if c.deadlineTouched.Swap(false) || c.readDeadline.IsZero() ||
+			want.Sub(c.readDeadline) > min(time.Second, idle/10) || c.readDeadline.After(want) {
 			c.setReadDeadline(want)
 		}
 	}
@@ -547,7 +563,11 @@ type requestError struct {
 func (e *requestError) Error() string { return e.reason }
 
 func (c *conn) readRequest() (*http.Request, error) {
-	c.lr.n = c.s.maxHeaderBytes() + 4096 // as net/http: the buffer's worth of slack
+	// As net/http: the buffer's worth of slack. What is buffered already
+	// (awaitRequest's peek read it without a limit) counts.
+	c.lr.n = c.s.maxHeaderBytes() + 4096 - int64(c.br.Buffered())
+	c.lr.reads = 0
+	pre, _ := c.br.Peek(c.br.Buffered())
 	req, err := http.ReadRequest(c.br)
 	hitLimit := c.lr.n <= 0
 	c.lr.n = math.MaxInt64
@@ -577,13 +597,64 @@ func (c *conn) readRequest() (*http.Request, error) {
 			}
 		}
 	}
+	// A 100-continue from an HTTP/1.0 client is ignored (RFC 9110,
+	// section 10.1.1): see handle.
 	if e, ok := req.Header["Expect"]; ok {
-		if len(e) != 1 || !strings.EqualFold(e[0], "100-continue") || !req.ProtoAtLeast(1, 1) {
+		if len(e) != 1 || !strings.EqualFold(e[0], "100-continue") {
 			return nil, &requestError{http.StatusExpectationFailed, "unsupported Expect header"}
 		}
 	}
+	if !req.Close && ambiguousFraming(req, pre, c.lr.reads > 0) {
+		req.Close = true
+	}
 	return req, nil
 }
+
+// ambiguousFraming reports whether a request's header had both
+// Transfer-Encoding and Content-Length, or is HTTP/1.0 and had
+// Transfer-Encoding. http.ReadRequest goes by the first in the one case
+// and by Content-Length in the other, and drops the header it did not go
+// by; a proxy in front may have gone by that one, and then what follows
+// the body is a smuggled request. RFC 9112, section 6.1: such a request
+// may be served, but the server "MUST close the connection after
+// responding". pre is what was buffered when parsing started; more: the
+// parser read more, so pre may not hold the whole header (and was maybe
+// overwritten), and in doubt the answer is yes.
+func ambiguousFraming(req *http.Request, pre []byte, more bool) bool {
+	var other []byte
+	switch {
+	case len(req.TransferEncoding) > 0:
+		other = contentLengthField
+	case !req.ProtoAtLeast(1, 1):
+		other = transferEncodingField
+	default:
+		return false
+	}
+	if more {
+		return true
+	}
+	_, h, _ := bytes.Cut(pre, lf) // after the request line
+	for len(h) > 0 {
+		var line []byte
+		line, h, _ = bytes.Cut(h, lf)
+		line = bytes.TrimSuffix(line, cr)
+		if len(line) == 0 {
+			return false // the end of the header
+		}
+		// A folded line starts with a space, so never matches.
+		if len(line) >= len(other) && bytes.EqualFold(line[:len(other)], other) {
+			return true
+		}
+	}
+	return false
+}
+
+var (
+	lf                    = []byte("\n")
+	cr                    = []byte("\r")
+	contentLengthField    = []byte("content-length:")
+	transferEncodingField = []byte("transfer-encoding:")
+)
 
 // refuse answers a request that could not be read, unless the client just
 // went away or was too slow, and the connection ends.
@@ -591,13 +662,15 @@ func (c *conn) refuse(err error) {
 	status, reason := http.StatusBadRequest, err.Error()
 	var re *requestError
 	var ne net.Error
+	var oe *net.OpError
 	switch {
 	case err == errTooLarge:
 		status = http.StatusRequestHeaderFieldsTooLarge
 	case errors.As(err, &re):
 		status = re.status
+	// Not any net.Error: the *url.Error of a bad request target is one.
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed),
-		errors.As(err, &ne):
+		errors.As(err, &oe), errors.As(err, &ne) && ne.Timeout():
 		return // nobody to answer, or too slow to deserve one
 	case strings.Contains(reason, "unsupported transfer encoding"):
 		status = http.StatusNotImplemented
@@ -638,7 +711,7 @@ func (c *conn) handle(req *http.Request) bool {
 	w.reset(req)
 	var body *requestBody
 	if req.Body != nil && req.Body != http.NoBody {
-		body = &requestBody{rc: req.Body, c: c, expect: req.Header["Expect"] != nil}
+		body = &requestBody{rc: req.Body, c: c, expect: req.Header["Expect"] != nil && req.ProtoAtLeast(1, 1)}
 		w.body = body
 		req.Body = body
 		// Reading the body is not bounded here: the handler's own timeouts
@@ -680,13 +753,15 @@ type requestBody struct {
 }
 
 func (b *requestBody) Read(p []byte) (int, error) {
-	if b.expect && b.sent100.CompareAndSwap(false, true) {
-		b.c.w.writeContinue()
-	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
 		return 0, http.ErrBodyReadAfterClose
+	}
+	// After the closed check: once the handler is done, the connection
+	// and its writer may be another request's, or gone.
+	if b.expect && b.sent100.CompareAndSwap(false, true) {
+		b.c.w.writeContinue()
 	}
 	n, err := b.rc.Read(p)
 	b.n.Add(int64(n))
@@ -728,6 +803,10 @@ func (b *requestBody) finish(keep bool) bool {
 		return false
 	}
 	// Not rc.Close: on a body from http.ReadRequest it reads everything.
+	// The client gets as long to send the rest as an idle connection
+	// may wait; without a deadline, one that stops would hold the
+	// connection forever.
+	b.c.setReadDeadline(time.Now().Add(b.c.s.idleTimeout()))
 	_, err := io.CopyN(io.Discard, b.rc, maxDrain+1)
 	return err == io.EOF
 }
