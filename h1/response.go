@@ -382,6 +382,7 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, http.ErrHijacked
 	}
 	c := w.c
+	w.StopWatching() // the hijacker gets the reader
 	// As net/http: a status the handler set goes out first (WebSocket
 	// libraries write their 101 so), with what it wrote.
 	if w.wroteHeader && !w.committed {

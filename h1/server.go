@@ -11,9 +11,9 @@
 // itself with the same framing rules: Content-Length when known, chunked
 // otherwise, nothing for HEAD, 1xx, 204 and 304.
 //
-// What it does not do that net/http's server does: it does not cancel a
-// request's context when the client disconnects mid-request (the handler
-// learns it when it writes), and it does not sniff a Content-Type.
+// What it does differently: it reads ahead to notice a client that
+// disconnects only when the handler asks (WatchClient, watch.go), and a
+// request's context is never cancelled; it does not sniff a Content-Type.
 package h1
 
 import (
@@ -349,6 +349,7 @@ type conn struct {
 	deadlineTouched atomic.Bool
 	writeDeadline   time.Time
 	werr            error // first write error; the connection is done
+	watch           clientWatch
 	hijacked        bool
 	scratch         []byte
 }
@@ -393,6 +394,7 @@ func (c *conn) serve() {
 		}
 		if !c.hijacked {
 			_ = c.rwc.Close()
+			c.w.StopWatching() // its read-ahead uses the buffer released below
 			// After a panic, the body may still be read, say by a
 			// transport's goroutine: stop that before its buffer goes back
 			// to the pool and on to another connection.
@@ -722,6 +724,7 @@ func (c *conn) handle(req *http.Request) bool {
 	if w.hijacked {
 		return false
 	}
+	w.StopWatching()
 	w.finish()
 	keep := !w.closeAfter && c.werr == nil
 	if body != nil {

@@ -49,7 +49,26 @@ type call struct {
 	cancel   context.CancelFunc
 	timedOut atomic.Bool
 	watched  net.Conn // upstream connection of the h1Transport exchange in flight
+
+	// A client that goes away while its request waits for the backend:
+	// servers that can watch for it (h1) are asked to after
+	// clientWatchAfter, and then clientLeft ends the exchange.
+	cw       clientWatcher // the server's writer, if it can watch
+	watching bool
+	gone     atomic.Bool
+	onGone   func() // c.clientLeft, bound once
 }
+
+// clientWatcher is a ResponseWriter that can tell when the client closes
+// its connection (h1's).
+type clientWatcher interface {
+	WatchClient(gone func()) bool
+	StopWatching()
+}
+
+// clientWatchAfter is how long a request waits for its backend before the
+// client's connection is watched: a fast exchange should not pay for it.
+const clientWatchAfter = time.Second
 
 // maxTries bounds retries; the controller caps the annotation at 10 as well.
 const maxTries = 10
@@ -83,6 +102,7 @@ func (p *Proxy) newCall() *call {
 	}
 	c.timer = time.AfterFunc(time.Hour, c.onTimer)
 	c.timer.Stop()
+	c.onGone = c.clientLeft
 	return c
 }
 
@@ -93,12 +113,21 @@ func (c *call) start(w http.ResponseWriter, r *http.Request) {
 	c.begin = time.Now()
 	c.in = r
 	c.w = responseWriter{rw: w}
+	c.cw, _ = w.(clientWatcher)
 	c.status, c.attempts, c.upstreamTime = 0, 0, 0
 	c.timedOut.Store(false)
+	c.gone.Store(false)
 }
 
 // finish writes the access log line and drops references for the pool.
 func (c *call) finish() {
+	c.mu.Lock() // the timer may have started a watch
+	watching := c.watching
+	c.watching = false
+	c.mu.Unlock()
+	if watching {
+		c.cw.StopWatching() // after it, clientLeft cannot run on a pooled call
+	}
 	if c.ep != nil {
 		c.ep.inflight.Add(-1)
 	}
@@ -112,7 +141,7 @@ func (c *call) finish() {
 			m.inFlight.Dec()
 		}
 	}
-	c.route, c.ep, c.in, c.w.rw, c.watched = nil, nil, nil, nil, nil
+	c.route, c.ep, c.in, c.w.rw, c.watched, c.cw = nil, nil, nil, nil, nil, nil
 	clear(c.tried[:])
 	c.mu.Lock()
 	c.cancel, c.body = nil, nil
@@ -200,7 +229,7 @@ func (c *call) RoundTrip(req *http.Request) (*http.Response, error) {
 // idempotent, has no body that was consumed, and no response came back.
 // Timeouts and a client that went away are never retried.
 func (c *call) retriable(req *http.Request, err error, dial bool) bool {
-	if c.timedOut.Load() || c.in.Context().Err() != nil {
+	if c.timedOut.Load() || c.gone.Load() || c.in.Context().Err() != nil {
 		return false
 	}
 	if b := c.body; b != nil && b.read.Load() {
@@ -243,6 +272,9 @@ func (c *call) arm(ph phase, d time.Duration) {
 	c.mu.Lock()
 	c.phase = ph
 	c.deadline = monotime() + int64(d)
+	if ph == waiting && c.cw != nil && !c.watching {
+		d = min(d, clientWatchAfter) // onTimer starts the watch, then waits on
+	}
 	c.timer.Reset(d)
 	c.mu.Unlock()
 }
@@ -276,6 +308,9 @@ func (c *call) onTimer() {
 		return
 	}
 	if rem := c.deadline - monotime(); rem > 0 {
+		if c.phase == waiting && c.cw != nil && !c.watching {
+			c.watching = c.cw.WatchClient(c.onGone)
+		}
 		c.timer.Reset(time.Duration(rem))
 		return
 	}
@@ -295,11 +330,25 @@ func (c *call) onTimer() {
 	}
 }
 
+// clientLeft ends the exchange of a client that closed its connection;
+// it runs on the server's watching goroutine.
+func (c *call) clientLeft() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gone.Store(true)
+	if c.watched != nil {
+		_ = c.watched.SetDeadline(aLongTimeAgo)
+	}
+	if c.cancel != nil {
+		c.cancel()
+	}
+}
+
 // watch and unwatch make the call the h1 transport's abortWatcher.
 func (c *call) watch(nc net.Conn) {
 	c.mu.Lock()
 	c.watched = nc
-	if c.timedOut.Load() {
+	if c.timedOut.Load() || c.gone.Load() {
 		_ = nc.SetDeadline(aLongTimeAgo)
 	}
 	c.mu.Unlock()
@@ -309,7 +358,7 @@ func (c *call) unwatch() bool {
 	c.mu.Lock()
 	c.watched = nil
 	c.mu.Unlock()
-	return !c.timedOut.Load()
+	return !c.timedOut.Load() && !c.gone.Load()
 }
 
 func (c *call) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
@@ -319,7 +368,7 @@ func (c *call) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 		c.status = http.StatusGatewayTimeout
 	case errors.As(err, &tooBig):
 		c.status = http.StatusRequestEntityTooLarge
-	case c.in.Context().Err() != nil:
+	case c.gone.Load() || c.in.Context().Err() != nil:
 		// The client went away; nobody is left to answer.
 		c.status = 499
 		return

@@ -511,3 +511,41 @@ func TestErrorStatuses(t *testing.T) {
 	}
 	_ = fmt.Sprint()
 }
+
+// A client that closes its connection while its request waits for the
+// backend ends the upstream exchange (the backend's request is cancelled)
+// and is logged as 499. With h1 the client is watched only after
+// clientWatchAfter of waiting.
+func TestClientGoneEndsUpstreamExchange(t *testing.T) {
+	t.Parallel()
+	cancelled := make(chan struct{})
+	_, slow := backend(t, "slow", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(20 * time.Second):
+		case <-r.Context().Done():
+			close(cancelled)
+		}
+	})
+	f := newFixture(t, &router.Options{ReadTimeout: 30 * time.Second}, Config{}, slow)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(f.srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(conn, "GET /wait HTTP/1.1\r\nHost: app.test\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(clientWatchAfter + 300*time.Millisecond) // past the watch's start
+	conn.Close()
+	select {
+	case <-cancelled:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the backend's request was not cancelled after the client left")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(strings.Join(f.log.lines(), "\n"), `"status":499`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("access log %q, want a 499 line", f.log.lines())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
