@@ -268,11 +268,7 @@ func (w *response) Write(p []byte) (int, error) {
 			w.pending = append(w.pending, p...)
 			return len(p), nil
 		}
-		w.commit(false)
-		if len(w.pending) > 0 {
-			w.writeBody(w.pending)
-			w.pending = w.pending[:0]
-		}
+		w.start(false)
 	}
 	w.writeBody(p)
 	if w.c.werr != nil {
@@ -311,15 +307,24 @@ func (w *response) FlushError() error {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
-	if !w.committed {
-		w.commit(false)
-		if len(w.pending) > 0 {
-			w.writeBody(w.pending)
-			w.pending = w.pending[:0]
-		}
-	}
+	w.start(false)
 	w.c.flush()
 	return w.c.werr
+}
+
+// start writes the status line and header, then what the handler wrote so
+// far, unless that was done already. final: the handler returned.
+func (w *response) start(final bool) {
+	if w.committed {
+		return
+	}
+	w.commit(final)
+	if len(w.pending) > 0 {
+		// writeBody: the body may be chunked after all (trailers declared
+		// after a small write).
+		w.writeBody(w.pending)
+		w.pending = w.pending[:0]
+	}
 }
 
 // finish completes the response after the handler returned.
@@ -327,14 +332,7 @@ func (w *response) finish() {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
-	if !w.committed {
-		w.commit(true)
-		if len(w.pending) > 0 {
-			// writeBody: the body is chunked after all when the handler
-			// declared trailers after writing.
-			w.writeBody(w.pending)
-		}
-	}
+	w.start(true)
 	switch {
 	case w.chunked:
 		w.writeTrailers()
@@ -385,12 +383,8 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	w.StopWatching() // the hijacker gets the reader
 	// As net/http: a status the handler set goes out first (WebSocket
 	// libraries write their 101 so), with what it wrote.
-	if w.wroteHeader && !w.committed {
-		w.commit(false)
-		if len(w.pending) > 0 {
-			w.writeBody(w.pending)
-			w.pending = w.pending[:0]
-		}
+	if w.wroteHeader {
+		w.start(false)
 	}
 	w.wmu.Lock() // against a 100 Continue from a body read elsewhere
 	defer w.wmu.Unlock()
