@@ -82,6 +82,43 @@ func (b *balancer) endpoint(addr string) *endpoint {
 	return e.(*endpoint)
 }
 
+// prune forgets the backends and endpoints t does not name, so that state
+// does not pile up as pods come and go. An endpoint with requests in flight
+// is kept until a later prune. Requests still on an older table keep the
+// state they hold; a backend or address that comes back starts afresh.
+func (b *balancer) prune(t *router.Table) {
+	ids := make(map[string]struct{})
+	addrs := make(map[string]struct{})
+	for be := range t.Backends() {
+		if _, seen := ids[be.ID]; seen {
+			continue
+		}
+		ids[be.ID] = struct{}{}
+		for _, a := range be.Endpoints {
+			addrs[a] = struct{}{}
+		}
+	}
+	b.backends.Range(func(k, _ any) bool {
+		if _, ok := ids[k.(string)]; !ok {
+			b.backends.Delete(k)
+		}
+		return true
+	})
+	b.endpoints.Range(func(k, v any) bool {
+		if _, ok := addrs[k.(string)]; !ok && v.(*endpoint).inflight.Load() == 0 {
+			b.endpoints.Delete(k)
+		}
+		return true
+	})
+}
+
+// size is how many backends and endpoints the balancer holds state for.
+func (b *balancer) size() (backends, endpoints int) {
+	b.backends.Range(func(any, any) bool { backends++; return true })
+	b.endpoints.Range(func(any, any) bool { endpoints++; return true })
+	return backends, endpoints
+}
+
 // list returns be's endpoints as state, rebuilt only when the table changed.
 func (b *balancer) list(s *backendState, be *router.Backend) []*endpoint {
 	if l := s.list.Load(); l != nil && l.be == be {

@@ -10,6 +10,7 @@ import (
 	"net/http/httputil"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"portico.dev/portico/router"
@@ -70,6 +71,31 @@ type Proxy struct {
 	pool     sync.Pool // *call: one per request in flight, reused
 	buffers  *bufferPool
 	log      *accessLog // nil when disabled
+
+	// Balancer state of backends and endpoints gone from the table is
+	// dropped in the background, at most every prunePeriod.
+	pruned    atomic.Pointer[router.Table] // the last table pruned against
+	lastPrune atomic.Int64                 // monotime of that prune
+	pruning   atomic.Bool
+}
+
+const prunePeriod = 10 * time.Second
+
+// maybePrune starts a prune against t when t is new and the last one is
+// old enough; requests never wait for it.
+func (p *Proxy) maybePrune(t *router.Table) {
+	if t == nil || p.pruned.Load() == t || monotime()-p.lastPrune.Load() < int64(prunePeriod) {
+		return
+	}
+	if !p.pruning.CompareAndSwap(false, true) {
+		return
+	}
+	p.pruned.Store(t)
+	p.lastPrune.Store(monotime())
+	go func() {
+		defer p.pruning.Store(false)
+		p.balancer.prune(t)
+	}()
 }
 
 var _ http.Handler = (*Proxy)(nil)
@@ -117,7 +143,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (c *call) serve() {
 	p, r := c.p, c.in
 	c.path = router.CleanPath(r.URL.Path)
-	c.route = p.cfg.Table.Load().Match(r.Host, c.path)
+	t := p.cfg.Table.Load()
+	if p.pruned.Load() != t {
+		p.maybePrune(t)
+	}
+	c.route = t.Match(r.Host, c.path)
 	if c.route == nil {
 		c.fail(http.StatusNotFound, "404 no route")
 		return

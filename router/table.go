@@ -1,6 +1,7 @@
 package router
 
 import (
+	"iter"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -128,6 +129,21 @@ func (t *Table) Routes() []*Route {
 		return a.Type > b.Type
 	})
 	return out
+}
+
+// Backends yields the backend of every route and of the default backend,
+// in no order; a backend several routes share comes once per route.
+func (t *Table) Backends() iter.Seq[*Backend] {
+	return func(yield func(*Backend) bool) {
+		for _, r := range t.routes {
+			if r.Backend != nil && !yield(r.Backend) {
+				return
+			}
+		}
+		if t.def != nil && t.def.Backend != nil {
+			yield(t.def.Backend)
+		}
+	}
 }
 
 // Default returns the default backend route, or nil.
