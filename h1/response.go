@@ -12,10 +12,13 @@ import (
 )
 
 // response is the http.ResponseWriter of one request; each connection
-// reuses its own. The status line and header are written when the framing
-// is known: at the first body write when the handler declared a
-// Content-Length, at a flush, once more than smallBody bytes are written,
-// or when the handler returns (then a small body gets its Content-Length).
+// reuses its own. The header is frozen when the handler calls WriteHeader,
+// as in net/http: the status line and fields are serialised then, and
+// later changes to the map (trailers aside) change nothing. They are
+// written, with the framing fields, when the framing is known: at the
+// first body write when the handler declared a Content-Length, at a flush,
+// once more than smallBody bytes are written, or when the handler returns
+// (then a small body gets its Content-Length).
 type response struct {
 	c      *conn
 	req    *http.Request
@@ -30,9 +33,16 @@ type response struct {
 	contentLen  int64 // declared Content-Length; -1 none
 	written     int64 // body bytes the handler wrote
 	pending     []byte
-	trailers    []string // declared in the Trailer header
+	trailers    []string // declared in the Trailer header, for a chunked body
 	closeAfter  bool
 	hijacked    bool
+
+	// Frozen at WriteHeader: the status line and fields other than the
+	// framing ones, and what the framing depends on.
+	head     []byte
+	declared []string // Trailer
+	connVals []string // Connection
+	hasDate  bool
 
 	wmu sync.Mutex // orders "100 Continue" with the final header
 }
@@ -53,6 +63,7 @@ func (w *response) reset(req *http.Request) {
 	w.status, w.wroteHeader, w.committed, w.noBody, w.chunked = 0, false, false, false, false
 	w.contentLen, w.written, w.pending, w.trailers = -1, 0, w.pending[:0], nil
 	w.closeAfter, w.hijacked = false, false
+	w.head, w.declared, w.connVals, w.hasDate = w.head[:0], nil, nil, false
 }
 
 func (w *response) Header() http.Header { return w.header }
@@ -75,17 +86,31 @@ func (w *response) WriteHeader(code int) {
 	if !bodyAllowed(code) || w.req.Method == http.MethodHead {
 		w.noBody = true
 	}
-	if v := w.header["Content-Length"]; len(v) == 1 {
+	h := w.header
+	if v := h["Content-Length"]; len(v) == 1 {
 		// Digits only (RFC 9110, section 8.6): ParseInt would take a
 		// "+5", sent as is and read differently by different clients.
+		// Anything else is not sent.
 		if n, err := strconv.ParseUint(v[0], 10, 63); err == nil {
 			w.contentLen = int64(n)
-		} else {
-			delete(w.header, "Content-Length")
 		}
-	} else if len(v) > 1 {
-		delete(w.header, "Content-Length")
 	}
+	w.declared, w.connVals = h["Trailer"], h["Connection"]
+	_, w.hasDate = h["Date"]
+	b := appendStatusLine(w.head[:0], code)
+	for k, vv := range h {
+		switch k {
+		case "Content-Length", "Transfer-Encoding", "Connection":
+			continue // framing is the server's business; see commit
+		}
+		if !validFieldName(k) || strings.HasPrefix(k, http.TrailerPrefix) {
+			continue
+		}
+		for _, v := range vv {
+			b = appendField(b, k, v)
+		}
+	}
+	w.head = b
 }
 
 func bodyAllowed(code int) bool {
@@ -103,7 +128,7 @@ func (w *response) writeInterim(code int) {
 	if code == http.StatusContinue && w.body != nil {
 		w.body.sent100.Store(true)
 	}
-	w.writeHead(code, false)
+	w.writeInterimHead(code)
 	w.c.flush()
 }
 
@@ -126,20 +151,20 @@ func (w *response) commit(final bool) {
 		defer w.wmu.Unlock()
 	}
 	w.committed = true
-	h, req := w.header, w.req
-	delete(h, "Transfer-Encoding") // framing is the server's business
+	req := w.req
+	sendLength := false
 	switch {
 	case !bodyAllowed(w.status):
-		delete(h, "Content-Length")
 	case req.Method == http.MethodHead:
-	case len(h["Trailer"]) > 0 && req.ProtoAtLeast(1, 1):
-		w.trailers = h["Trailer"]
-		delete(h, "Content-Length")
+		sendLength = w.contentLen >= 0 // what a GET would get
+	case len(w.declared) > 0 && req.ProtoAtLeast(1, 1):
+		w.trailers = w.declared
 		w.contentLen, w.chunked = -1, true
 	case w.contentLen >= 0:
+		sendLength = true
 	case final:
 		w.contentLen = int64(len(w.pending))
-		h["Content-Length"] = []string{strconv.Itoa(len(w.pending))}
+		sendLength = true
 	case req.ProtoAtLeast(1, 1):
 		w.chunked = true
 	default:
@@ -148,50 +173,51 @@ func (w *response) commit(final bool) {
 	if w.body != nil && w.body.undrainable(req.ContentLength) {
 		w.closeAfter = true
 	}
-	if req.Close || w.c.s.shutdown.Load() || hasToken(h["Connection"], "close") {
+	if req.Close || w.c.s.shutdown.Load() || hasToken(w.connVals, "close") {
 		w.closeAfter = true
 	}
-	if w.closeAfter {
-		h["Connection"] = connClose
-	} else if !req.ProtoAtLeast(1, 1) {
-		h["Connection"] = connKeepAlive
+	b := w.head
+	if sendLength {
+		b = append(b, "Content-Length: "...)
+		b = strconv.AppendInt(b, w.contentLen, 10)
+		b = append(b, "\r\n"...)
 	}
-	w.writeHead(w.status, true)
+	if w.chunked {
+		b = append(b, "Transfer-Encoding: chunked\r\n"...)
+	}
+	switch {
+	case w.closeAfter:
+		b = append(b, "Connection: close\r\n"...)
+	case !req.ProtoAtLeast(1, 1):
+		b = append(b, "Connection: keep-alive\r\n"...)
+	default:
+		for _, v := range w.connVals {
+			b = appendField(b, "Connection", v)
+		}
+	}
+	if !w.hasDate {
+		b = append(b, "Date: "...)
+		b = appendDate(b, time.Now())
+		b = append(b, "\r\n"...)
+	}
+	b = append(b, "\r\n"...)
+	w.head = b
+	w.c.write(b)
 }
 
-var (
-	connClose     = []string{"close"}
-	connKeepAlive = []string{"keep-alive"}
-)
-
-// writeHead writes a status line and the header map. Invalid field names
-// are dropped and line breaks in values become spaces, so a handler cannot
-// split the response.
-func (w *response) writeHead(code int, final bool) {
+// writeInterimHead writes a 1xx response's status line and the header
+// map as it is now. Invalid field names are dropped and line breaks in
+// values become spaces (as in the final header), so a handler cannot split
+// the response.
+func (w *response) writeInterimHead(code int) {
 	c := w.c
 	b := appendStatusLine(c.scratch[:0], code)
 	for k, vv := range w.header {
-		if !validFieldName(k) || (final && strings.HasPrefix(k, http.TrailerPrefix)) {
-			continue
-		}
-		if final && w.chunked && k == "Content-Length" {
-			continue
-		}
-		if !final && (k == "Content-Length" || k == "Transfer-Encoding") {
+		if !validFieldName(k) || k == "Content-Length" || k == "Transfer-Encoding" {
 			continue // as net/http: an interim response has no body
 		}
 		for _, v := range vv {
 			b = appendField(b, k, v)
-		}
-	}
-	if final {
-		if w.chunked {
-			b = append(b, "Transfer-Encoding: chunked\r\n"...)
-		}
-		if _, ok := w.header["Date"]; !ok {
-			b = append(b, "Date: "...)
-			b = appendDate(b, time.Now())
-			b = append(b, "\r\n"...)
 		}
 	}
 	b = append(b, "\r\n"...)
@@ -264,7 +290,7 @@ func (w *response) Write(p []byte) (int, error) {
 	}
 	w.written += int64(len(p))
 	if !w.committed {
-		if w.contentLen < 0 && len(w.trailers) == 0 && len(w.header["Trailer"]) == 0 && len(w.pending)+len(p) <= smallBody {
+		if w.contentLen < 0 && len(w.declared) == 0 && len(w.pending)+len(p) <= smallBody {
 			w.pending = append(w.pending, p...)
 			return len(p), nil
 		}
@@ -320,8 +346,6 @@ func (w *response) start(final bool) {
 	}
 	w.commit(final)
 	if len(w.pending) > 0 {
-		// writeBody: the body may be chunked after all (trailers declared
-		// after a small write).
 		w.writeBody(w.pending)
 		w.pending = w.pending[:0]
 	}
@@ -342,6 +366,9 @@ func (w *response) finish() {
 	w.c.flush()
 	if cap(w.pending) > 64<<10 {
 		w.pending = nil
+	}
+	if cap(w.head) > 64<<10 {
+		w.head = nil
 	}
 }
 
@@ -406,6 +433,11 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 
 // SetReadDeadline and SetWriteDeadline serve http.ResponseController.
 func (w *response) SetReadDeadline(t time.Time) error {
+	var ns int64
+	if !t.IsZero() {
+		ns = t.UnixNano()
+	}
+	w.c.handlerDeadline.Store(ns)
 	w.c.deadlineTouched.Store(true)
 	return w.c.rwc.SetReadDeadline(t)
 }

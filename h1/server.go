@@ -347,6 +347,7 @@ type conn struct {
 	// deadlineTouched says someone else (the handler) set one since.
 	readDeadline    time.Time
 	deadlineTouched atomic.Bool
+	handlerDeadline atomic.Int64 // the handler's read deadline in Unix ns; 0: none
 	writeDeadline   time.Time
 	werr            error // first write error; the connection is done
 	watch           clientWatch
@@ -724,6 +725,12 @@ func (c *conn) handle(req *http.Request) bool {
 	if w.hijacked {
 		return false
 	}
+	if body != nil && !body.eof.Load() {
+		// The handler may have left a goroutine reading the body (a
+		// transport whose backend answered first); finishing waits for
+		// that read, so it must end.
+		c.boundBodyRead()
+	}
 	w.StopWatching()
 	w.finish()
 	keep := !w.closeAfter && c.werr == nil
@@ -737,6 +744,20 @@ func (c *conn) handle(req *http.Request) bool {
 	}
 	w.req, w.body = nil, nil
 	return keep
+}
+
+// boundBodyRead sets the read deadline for what is left of a body once the
+// handler returned: the client gets as long to send it as an idle
+// connection may wait, or less if the handler set an earlier deadline (a
+// proxy's send timeout).
+func (c *conn) boundBodyRead() {
+	d := time.Now().Add(c.s.idleTimeout())
+	if c.deadlineTouched.Load() {
+		if h := c.handlerDeadline.Load(); h != 0 && h < d.UnixNano() {
+			return // the handler's deadline stands
+		}
+	}
+	c.setReadDeadline(d)
 }
 
 // requestBody is a request's body as the handler sees it. It sends
@@ -807,9 +828,10 @@ func (b *requestBody) finish(keep bool) bool {
 	}
 	// Not rc.Close: on a body from http.ReadRequest it reads everything.
 	// The client gets as long to send the rest as an idle connection
-	// may wait; without a deadline, one that stops would hold the
-	// connection forever.
-	b.c.setReadDeadline(time.Now().Add(b.c.s.idleTimeout()))
+	// may wait (or what the handler set: a proxy's send timeout);
+	// without a deadline, one that stops would hold the connection
+	// forever.
+	b.c.boundBodyRead()
 	_, err := io.CopyN(io.Discard, b.rc, maxDrain+1)
 	return err == io.EOF
 }

@@ -1,0 +1,101 @@
+package h1
+
+import (
+	"io"
+	"net/http"
+	"testing"
+	"time"
+)
+
+// Regression tests for the data-plane audit (issue 16).
+
+// The header is frozen when the handler calls WriteHeader, as in net/http:
+// changing the map afterwards cannot make the framing on the wire disagree
+// with what the server enforces. (Failed before the fix: a Content-Length
+// deleted after WriteHeader went out missing, or a changed one went out
+// changed, while 5 bytes were enforced; the body then ran into the next
+// response.)
+func TestHeaderFrozenAtWriteHeader(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		change func(http.Header)
+	}{
+		{"Content-Length deleted", func(h http.Header) { delete(h, "Content-Length") }},
+		{"Content-Length changed", func(h http.Header) { h.Set("Content-Length", "2") }},
+		{"Transfer-Encoding added", func(h http.Header) { h.Set("Transfer-Encoding", "chunked") }},
+		{"Connection close added", func(h http.Header) { h.Set("Connection", "close") }},
+		{"header cleared", func(h http.Header) { clear(h) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ts := startServer(t, withAlive(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Length", "5")
+				w.Header().Set("X-Before", "1")
+				w.WriteHeader(http.StatusOK)
+				tc.change(w.Header())
+				w.Header().Set("X-After", "1")
+				_, _ = io.WriteString(w, "hello")
+			}))
+			c := ts.dial(t)
+			c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+			r := c.read("GET")
+			if r.wire.Get("Content-Length") != "5" || r.body != "hello" {
+				t.Fatalf("wire Content-Length %q body %q, want 5 and hello", r.wire.Get("Content-Length"), r.body)
+			}
+			if r.wire.Get("X-Before") != "1" || r.wire.Get("X-After") != "" {
+				t.Errorf("header sent is not the one at WriteHeader: %v", r.wire)
+			}
+			c.expectOpen()
+		})
+	}
+}
+
+// A Trailer declared after the first write (which sent the header, in
+// effect) is too late, as in net/http: the small body keeps its length and
+// the fields set afterwards go nowhere.
+func TestTrailerDeclaredAfterWriteHeader(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, withAlive(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "body")
+		w.Header().Set("Trailer", "X-T")
+		w.Header().Set("X-T", "v")
+	}))
+	c := ts.dial(t)
+	c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	r := c.read("GET")
+	if r.body != "body" || r.wire.Get("Content-Length") != "4" || len(r.TransferEncoding) > 0 || len(r.Trailer) > 0 || r.wire.Get("Trailer") != "" {
+		t.Fatalf("got body %q header %v trailers %v; want body with Content-Length 4 and nothing else", r.body, r.wire, r.Trailer)
+	}
+	c.expectOpen()
+}
+
+// A handler that leaves a goroutine reading the body (as a transport does
+// when the backend answered first) must not let a client that stops
+// sending hold the connection after the response: the read is bounded by
+// the idle timeout. (Failed before the fix: finishing the request waited
+// on that read forever.)
+func TestStalledBodyReadElsewhereIsBounded(t *testing.T) {
+	t.Parallel()
+	reading := make(chan struct{})
+	ts := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		go func() {
+			close(reading)
+			_, _ = io.Copy(io.Discard, r.Body)
+		}()
+		<-reading
+		time.Sleep(10 * time.Millisecond) // the goroutine is blocked in Read
+		_, _ = io.WriteString(w, "early")
+	}), func(s *Server) { s.IdleTimeout = 300 * time.Millisecond })
+	c := ts.dial(t)
+	c.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n0123456789")
+	if r := c.read("POST"); r.body != "early" {
+		t.Fatalf("body %q", r.body)
+	}
+	start := time.Now()
+	_ = c.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if err := c.closed(); err != nil {
+		t.Fatalf("%v after %s", err, time.Since(start).Round(time.Millisecond))
+	}
+	waitNoConns(t, ts.Server)
+}
