@@ -34,7 +34,8 @@ type call struct {
 	tries       int
 	readTimeout time.Duration
 	sendTimeout time.Duration
-	status      int // answer the proxy gave itself (errors), 0 if none
+	status      int          // answer the proxy gave itself (errors), 0 if none
+	ub          upstreamBody // the response body, wrapped to see how it ends
 
 	begin         time.Time
 	upstreamStart time.Time
@@ -79,6 +80,11 @@ const (
 	idle    phase = iota
 	sending       // request body still being sent: send timeout
 	waiting       // request sent, response headers awaited: read timeout
+	// The response came before the whole body was read (a backend may
+	// answer first): the transport may still be reading the client's
+	// body, which the send timeout goes on bounding, without ending the
+	// response.
+	draining
 )
 
 var _ http.RoundTripper = (*call)(nil)
@@ -115,6 +121,7 @@ func (c *call) start(w http.ResponseWriter, r *http.Request) {
 	c.w = responseWriter{rw: w}
 	c.cw, _ = w.(clientWatcher)
 	c.status, c.attempts, c.upstreamTime = 0, 0, 0
+	c.ub = upstreamBody{}
 	c.timedOut.Store(false)
 	c.gone.Store(false)
 }
@@ -196,7 +203,14 @@ func (c *call) RoundTrip(req *http.Request) (*http.Response, error) {
 		c.disarm()
 		c.upstreamTime = time.Since(c.upstreamStart)
 		if err == nil {
+			if b := c.body; b != nil && !b.done.Load() {
+				c.arm(draining, c.sendTimeout)
+			}
 			c.p.balancer.succeeded(c.ep)
+			if resp.Body != nil && resp.Body != http.NoBody && resp.StatusCode != http.StatusSwitchingProtocols {
+				c.ub.rc = resp.Body
+				resp.Body = &c.ub
+			}
 			return resp, nil
 		}
 		dial := isDialError(err)
@@ -286,15 +300,44 @@ func (c *call) disarm() {
 	c.mu.Unlock()
 }
 
+// end disarms the timer when the response is done. A body the transport
+// may still be reading stays bounded by what is left of the send timeout:
+// as the client's read deadline, which the server also applies to what it
+// drains.
+func (c *call) end() {
+	c.mu.Lock()
+	left := time.Duration(-1)
+	if c.phase == draining {
+		left = time.Duration(c.deadline - monotime())
+	}
+	c.phase, c.deadline = idle, 0
+	c.timer.Stop()
+	b := c.body
+	c.mu.Unlock()
+	if b == nil || b.done.Load() {
+		return
+	}
+	if left < 0 {
+		left = c.sendTimeout
+	}
+	_ = http.NewResponseController(c.w.rw).SetReadDeadline(time.Now().Add(max(left, 0)))
+}
+
 // bodySent moves from the send timeout to the read timeout. b may be the
 // body of a request that already ended (a transport can read after that);
 // then there is nothing to do.
 func (c *call) bodySent(b *trackedBody) {
 	c.mu.Lock()
-	if c.body == b && c.phase == sending {
-		c.phase = waiting
-		c.deadline = monotime() + int64(c.readTimeout)
-		c.timer.Reset(c.readTimeout)
+	if c.body == b {
+		switch c.phase {
+		case sending:
+			c.phase = waiting
+			c.deadline = monotime() + int64(c.readTimeout)
+			c.timer.Reset(c.readTimeout)
+		case draining:
+			c.phase, c.deadline = idle, 0
+			c.timer.Stop()
+		}
 	}
 	c.mu.Unlock()
 }
@@ -314,11 +357,15 @@ func (c *call) onTimer() {
 		c.timer.Reset(time.Duration(rem))
 		return
 	}
-	if c.phase == sending {
+	if c.phase == sending || c.phase == draining {
 		// The transport cannot give up while its writer is blocked reading
 		// a stalled client body; a past read deadline on the client's
 		// connection unblocks that read.
 		_ = http.NewResponseController(c.w.rw).SetReadDeadline(time.Now())
+	}
+	if c.phase == draining {
+		c.deadline, c.phase = 0, idle // the response goes on
+		return
 	}
 	c.deadline, c.phase = 0, idle
 	c.timedOut.Store(true)
@@ -414,6 +461,25 @@ func (b *trackedBody) Read(p []byte) (int, error) {
 }
 
 func (b *trackedBody) Close() error { return nil }
+
+// upstreamBody is the response body as ReverseProxy reads it; it keeps
+// the error that ended it other than EOF. It lives in the pooled call:
+// ReverseProxy has closed it before ServeHTTP returns. (A 101's body is
+// the upgraded connection and stays unwrapped.)
+type upstreamBody struct {
+	rc  io.ReadCloser
+	err error
+}
+
+func (b *upstreamBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if err != nil && err != io.EOF && b.err == nil {
+		b.err = err
+	}
+	return n, err
+}
+
+func (b *upstreamBody) Close() error { return b.rc.Close() }
 
 // finalStatus is the status the client got: what was written, else what
 // the proxy decided (499 for a client that went away), else the empty 200

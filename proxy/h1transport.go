@@ -76,6 +76,11 @@ type h1Conn struct {
 	reused bool  // served a request before
 	idleAt time.Time
 
+	// For alive: made on first use.
+	raw    syscall.RawConn
+	peek   func(fd uintptr) bool
+	idleOK bool
+
 	// The cancellation of the exchange in flight: a watcher, or else a
 	// context.AfterFunc's stop.
 	watcher abortWatcher
@@ -135,7 +140,7 @@ func (t *h1Transport) roundTripWatched(req *http.Request, w abortWatcher) (*http
 		addr = net.JoinHostPort(addr, "80")
 	}
 	for try := 0; ; try++ {
-		c, err := t.get(ctx, addr, !idempotent(req))
+		c, err := t.get(ctx, addr)
 		if err != nil {
 			return nil, err
 		}
@@ -144,8 +149,7 @@ func (t *h1Transport) roundTripWatched(req *http.Request, w abortWatcher) (*http
 			return resp, nil
 		}
 		// Only idempotent requests are sent again: the server may have
-		// acted on one it never answered. (Others were sent only on a
-		// connection that passed the liveness check.)
+		// acted on one it never answered.
 		stale := c.reused && c.nread == 0 && ctx.Err() == nil && !isTimeout(err) && idempotent(req)
 		if !stale || try+1 >= h1StaleRetries {
 			if ctxErr := ctx.Err(); ctxErr != nil {
@@ -168,10 +172,18 @@ func (t *h1Transport) handles(req *http.Request) bool {
 	return len(h["Upgrade"]) == 0 && len(h["Expect"]) == 0 && len(req.TransferEncoding) == 0 && len(req.Trailer) == 0
 }
 
-// get returns an idle connection to addr or dials one. check asks for a
-// liveness test of an idle connection (for requests that must not be sent
-// twice).
-func (t *h1Transport) get(ctx context.Context, addr string, check bool) (*h1Conn, error) {
+// get returns an idle connection to addr or dials one. An idle connection
+// is reused only when nothing has arrived on it since its last response
+// ended: bytes there (a backend writing more than it announced, late, or
+// closing) would otherwise be read as the next request's response, which
+// may be another client's. net/http.Transport finds them with a reader
+// goroutine per idle connection; one non-blocking peek at reuse costs a
+// system call instead. Bytes that arrive after the peek, while the next
+// request is on its way, cannot be told from its response by any client
+// (nor by net/http or nginx); a response to HEAD, 204 or 304 that
+// announces a body is why a backend would send them, and such a
+// connection is never reused (roundTrip).
+func (t *h1Transport) get(ctx context.Context, addr string) (*h1Conn, error) {
 	now := time.Now()
 	for {
 		t.mu.Lock()
@@ -184,7 +196,7 @@ func (t *h1Transport) get(ctx context.Context, addr string, check bool) (*h1Conn
 		list[len(list)-1] = nil
 		t.idle[addr] = list[:len(list)-1]
 		t.mu.Unlock()
-		if now.Sub(c.idleAt) >= t.idleTimeout || (check && !c.alive()) {
+		if now.Sub(c.idleAt) >= t.idleTimeout || !c.alive() {
 			c.nc.Close()
 			continue
 		}
@@ -198,23 +210,31 @@ func (t *h1Transport) get(ctx context.Context, addr string, check bool) (*h1Conn
 }
 
 // alive: nothing (neither data nor EOF) is waiting on an idle connection.
+// The raw connection and the peek function are made once per connection,
+// so the check allocates nothing.
 func (c *h1Conn) alive() bool {
-	sc, ok := c.nc.(syscall.Conn)
-	if !ok {
-		return true
+	if c.peek == nil {
+		sc, ok := c.nc.(syscall.Conn)
+		if !ok {
+			return true
+		}
+		rc, err := sc.SyscallConn()
+		if err != nil {
+			return false
+		}
+		c.raw = rc
+		c.peek = func(fd uintptr) bool {
+			var buf [1]byte
+			_, _, err := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+			c.idleOK = err == syscall.EAGAIN || err == syscall.EWOULDBLOCK
+			return true // never wait for readiness
+		}
 	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
+	c.idleOK = false
+	if err := c.raw.Read(c.peek); err != nil {
 		return false
 	}
-	ok = false
-	var buf [1]byte
-	_ = rc.Read(func(fd uintptr) bool {
-		_, _, err := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		ok = err == syscall.EAGAIN || err == syscall.EWOULDBLOCK
-		return true // never wait for readiness
-	})
-	return ok
+	return c.idleOK
 }
 
 // put returns a connection whose exchange ended cleanly to the pool.
@@ -320,13 +340,30 @@ func (c *h1Conn) roundTrip(ctx context.Context, req *http.Request, w abortWatche
 		return nil, err
 	}
 	c.limit = 1<<63 - 1
-	keep := !resp.Close && !req.Close
+	keep := !resp.Close && !req.Close && !announcesUnsentBody(req, resp)
 	if resp.Body == http.NoBody {
 		c.release(keep)
 		return resp, nil
 	}
 	resp.Body = &h1Body{c: c, rc: resp.Body, keep: keep}
 	return resp, nil
+}
+
+// announcesUnsentBody: a response that has no body by rule (to HEAD, or
+// 204 or 304) but whose header describes one. Such a header is normal (a
+// HEAD answer gives the length a GET would get), but a backend that sends
+// the body anyway, at any later time, would have it read as the next
+// response on the connection; closing the connection is the only way to
+// rule that out. A Content-Length of 0 announces nothing.
+func announcesUnsentBody(req *http.Request, resp *http.Response) bool {
+	if req.Method != http.MethodHead && resp.StatusCode != http.StatusNoContent && resp.StatusCode != http.StatusNotModified {
+		return false
+	}
+	if len(resp.TransferEncoding) > 0 { // ReadResponse moves it out of the header
+		return true
+	}
+	cl := resp.Header["Content-Length"]
+	return len(cl) > 0 && strings.TrimSpace(cl[0]) != "0"
 }
 
 // writeRequest writes a request without a body (the only kind this

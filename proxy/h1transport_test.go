@@ -108,8 +108,13 @@ func TestH1TransportResponses(t *testing.T) {
 		{"chunked body with trailer, kept alive", "GET",
 			"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-T\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\nX-T: 1\r\n\r\n", false, "abcde", 200, 1},
 		{"no-body 204, kept alive", "GET", "HTTP/1.1 204 No Content\r\n\r\n", false, "", 204, 1},
-		{"no-body 304 with a length, kept alive", "GET", "HTTP/1.1 304 Not Modified\r\nContent-Length: 99\r\n\r\n", false, "", 304, 1},
-		{"HEAD with a length, kept alive", "HEAD", "HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n", false, "", 200, 1},
+		// A response with no body by rule that announces one ends its
+		// connection: the announced body may still come (issue 16).
+		{"no-body 304 with a length, not reused", "GET", "HTTP/1.1 304 Not Modified\r\nContent-Length: 99\r\n\r\n", false, "", 304, 3},
+		{"no-body 204 chunked, not reused", "GET", "HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\n", false, "", 204, 3},
+		{"HEAD with a length, not reused", "HEAD", "HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n", false, "", 200, 3},
+		{"HEAD with length 0, kept alive", "HEAD", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", false, "", 200, 1},
+		{"HEAD without a length, kept alive", "HEAD", "HTTP/1.1 200 OK\r\nX-A: b\r\n\r\n", false, "", 200, 1},
 		{"Connection: close, not reused", "GET", "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhello", true, "hello", 200, 3},
 		{"HTTP/1.0 without keep-alive, not reused", "GET", "HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhello", true, "hello", 200, 3},
 		{"body until close, not reused", "GET", "HTTP/1.1 200 OK\r\n\r\nuntil close", true, "until close", 200, 3},
@@ -132,7 +137,7 @@ func TestH1TransportResponses(t *testing.T) {
 				t.Errorf("connections: %d, want %d", n, tc.wantConns)
 			}
 			wantIdle := 1
-			if tc.closeConn {
+			if tc.closeConn || tc.wantConns > 1 {
 				wantIdle = 0
 			}
 			tr.mu.Lock()
@@ -366,41 +371,89 @@ func TestH1TransportIdleLimitAndExpiry(t *testing.T) {
 
 // FuzzH1TransportResponse: whatever a backend sends, the transport returns
 // an error or a response whose body ends; it never panics or hangs.
+// FuzzH1TransportResponse answers a first request with arbitrary bytes
+// and a second one, on whatever connection the transport picks, honestly.
+// Nothing may hang, and nothing of the first answer may be read as the
+// second response (the desync of issue 16: a body after a HEAD answer,
+// bytes past a Content-Length, a second response).
 func FuzzH1TransportResponse(f *testing.F) {
 	for _, s := range []string{ok5, "HTTP/1.1 204 No Content\r\n\r\n",
 		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
 		"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx",
-		"HTTP/1.0 200 OK\r\n\r\nbody", "HTTP/1.1 999 X\r\nContent-Length: -1\r\n\r\n"} {
-		f.Add(s)
+		"HTTP/1.0 200 OK\r\n\r\nbody", "HTTP/1.1 999 X\r\nContent-Length: -1\r\n\r\n",
+		// Shapes of the audit: more than announced, a body to HEAD or
+		// after 204/304, a second response, a chunked body with junk.
+		ok5 + evil,
+		"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nEVIL",
+		"HTTP/1.1 304 Not Modified\r\nContent-Length: 4\r\n\r\nEVIL",
+		"HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nEVIL\r\n0\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + evil,
+		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 4\r\n\r\nEVIL",
+	} {
+		f.Add(s, false)
+		f.Add(s, true)
 	}
-	f.Fuzz(func(t *testing.T, answer string) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer ln.Close()
+	var answer atomic.Value
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					if req.Header.Get("X-Token") == "second" {
+						_, _ = io.WriteString(c, tokenAnswer(req))
+					} else {
+						_, _ = io.WriteString(c, answer.Load().(string))
+					}
+				}
+			}()
+		}
+	}()
+	addr := ln.Addr().String()
+	f.Fuzz(func(t *testing.T, a string, head bool) {
+		answer.Store(a)
 		cfg := TransportConfig{}
 		cfg.defaults()
-		dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
-			client, server := net.Pipe()
-			go func() {
-				defer server.Close()
-				_ = server.SetDeadline(time.Now().Add(time.Second))
-				if _, err := http.ReadRequest(bufio.NewReader(server)); err != nil {
-					return
-				}
-				_, _ = io.WriteString(server, answer)
-			}()
-			return client, nil
-		}
-		tr := newH1Transport(cfg, dial, NewTransport(cfg))
+		tr := newH1Transport(cfg, (&net.Dialer{Timeout: time.Second}).DialContext, NewTransport(cfg))
 		defer tr.CloseIdleConnections()
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
-		req, _ := http.NewRequestWithContext(ctx, "GET", "http://backend.test:80/", nil)
-		resp, err := tr.RoundTrip(req)
-		if err != nil {
-			return
+		method := "GET"
+		if head {
+			method = "HEAD"
 		}
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-		resp.Body.Close()
+		req, _ := http.NewRequestWithContext(ctx, method, "http://"+addr+"/", nil)
+		if resp, err := tr.RoundTrip(req); err == nil {
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+			resp.Body.Close()
+		}
 		if ctx.Err() != nil {
 			t.Fatal("hung until the deadline")
+		}
+		req, _ = http.NewRequestWithContext(ctx, "GET", "http://"+addr+"/", nil)
+		req.Header.Set("X-Token", "second")
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatalf("second request failed: %v", err)
+		}
+		b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || string(b) != "second" {
+			t.Fatalf("second request got %d %q %v: bytes of the first answer were read as its response", resp.StatusCode, b, err)
 		}
 	})
 }

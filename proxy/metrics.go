@@ -24,6 +24,7 @@ type Metrics struct {
 	inFlight     prometheus.Gauge
 	connectFails *prometheus.CounterVec
 	retries      *prometheus.CounterVec
+	truncated    *prometheus.CounterVec
 
 	mu     sync.Mutex                             // serializes cache misses
 	routes atomic.Pointer[map[routeKey]*routeSet] // copy-on-write, read without locks
@@ -81,8 +82,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "portico_upstream_retries_total", Help: "Requests sent again to another endpoint after a failed attempt, by Service.",
 		}, []string{"namespace", "service"}),
+		truncated: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "portico_upstream_responses_truncated_total", Help: "Responses whose body failed mid-way (the backend closed or broke it); the client's connection was aborted, by Service.",
+		}, []string{"namespace", "service"}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.upstream, m.reqBytes, m.respBytes, m.inFlight, m.connectFails, m.retries)
+	reg.MustRegister(m.requests, m.duration, m.upstream, m.reqBytes, m.respBytes, m.inFlight, m.connectFails, m.retries, m.truncated)
 	empty := map[routeKey]*routeSet{}
 	m.routes.Store(&empty)
 	return m
@@ -168,4 +172,8 @@ func (m *Metrics) connectFailed(b *router.Backend) {
 
 func (m *Metrics) retried(b *router.Backend) {
 	m.retries.WithLabelValues(b.Namespace, b.Service).Inc()
+}
+
+func (m *Metrics) truncatedResponse(b *router.Backend) {
+	m.truncated.WithLabelValues(b.Namespace, b.Service).Inc()
 }

@@ -133,9 +133,38 @@ func (p *Proxy) transport(proto router.Protocol) http.RoundTripper {
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := p.pool.Get().(*call)
 	c.start(w, r)
-	c.serve()
+	abort := c.serveRecovering()
+	if err := c.ub.err; err != nil && !c.gone.Load() && r.Context().Err() == nil {
+		// The backend's body broke off: the client must see a broken
+		// response, not a short one that looks complete (and may be
+		// cached). ReverseProxy aborts only under net/http's server.
+		// (A client that left broke it itself: nothing to count.)
+		p.cfg.Log.Warn("upstream response cut off; client connection aborted",
+			"backend", c.route.Backend.ID, "endpoint", c.ep.addr, "err", err)
+		if m := p.cfg.Metrics; m != nil {
+			m.truncatedResponse(c.route.Backend)
+		}
+		abort = http.ErrAbortHandler
+	}
 	c.finish()
-	p.pool.Put(c)
+	if abort == nil || abort == http.ErrAbortHandler {
+		p.pool.Put(c) // a foreign panic may have left it half done
+	}
+	if abort != nil {
+		// The server closes the connection (h1) or resets the stream
+		// (HTTP/2) without ending the response.
+		panic(abort)
+	}
+}
+
+// serveRecovering is serve, returning a panic's value instead of
+// unwinding past the bookkeeping in ServeHTTP. ReverseProxy panics with
+// http.ErrAbortHandler when a response fails mid-way under net/http's
+// server (HTTP/2).
+func (c *call) serveRecovering() (abort any) {
+	defer func() { abort = recover() }()
+	c.serve()
+	return nil
 }
 
 // serve is one request from match to response; the status of answers the
@@ -186,7 +215,7 @@ func (c *call) serve() {
 
 	c.rp.Transport = c
 	c.rp.ServeHTTP(&c.w, r)
-	c.disarm()
+	c.end()
 	c.mu.Lock()
 	cancel := c.cancel
 	c.mu.Unlock()
