@@ -96,8 +96,7 @@ func appendAccessLine(b []byte, c *call, status int, now time.Time) []byte {
 		b = append(b, `,"attempts":`...)
 		b = strconv.AppendInt(b, int64(c.attempts), 10)
 	}
-	if rt := c.route; rt != nil {
-		be := rt.Backend
+	if rt, be := c.route, c.backend; rt != nil && be != nil {
 		b = append(b, `,"namespace":`...)
 		b = appendJSONString(b, be.Namespace)
 		b = append(b, `,"ingress":`...)

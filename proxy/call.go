@@ -27,8 +27,9 @@ type call struct {
 	body *trackedBody // the outgoing body of this request, nil if none
 
 	route       *router.Route
-	path        string    // cleaned path, matched and forwarded
-	ep          *endpoint // endpoint of the current attempt; its inflight counts this request
+	backend     *router.Backend // the route's backend for this request (one of a split)
+	path        string          // cleaned path, matched and forwarded
+	ep          *endpoint       // endpoint of the current attempt; its inflight counts this request
 	tried       [maxTries]*endpoint
 	attempts    int
 	tries       int
@@ -148,7 +149,7 @@ func (c *call) finish() {
 			m.inFlight.Dec()
 		}
 	}
-	c.route, c.ep, c.in, c.w.rw, c.watched, c.cw = nil, nil, nil, nil, nil, nil
+	c.route, c.backend, c.ep, c.in, c.w.rw, c.watched, c.cw = nil, nil, nil, nil, nil, nil, nil
 	clear(c.tried[:])
 	c.mu.Lock()
 	c.cancel, c.body = nil, nil
@@ -217,23 +218,23 @@ func (c *call) RoundTrip(req *http.Request) (*http.Response, error) {
 		if dial {
 			c.p.balancer.failed(c.ep)
 			if m := c.p.cfg.Metrics; m != nil {
-				m.connectFailed(c.route.Backend)
+				m.connectFailed(c.backend)
 			}
 		}
 		if c.attempts >= c.tries || !c.retriable(req, err, dial) {
 			return nil, err
 		}
 		c.tried[c.attempts-1] = c.ep
-		next := c.p.balancer.pick(c.route.Backend, c.route.Options.Balance, c.tried[:c.attempts])
+		next := c.p.balancer.pick(c.backend, c.route.Options.Balance, c.tried[:c.attempts])
 		if next == nil {
 			return nil, err
 		}
-		c.p.cfg.Log.Debug("retrying on another endpoint", "backend", c.route.Backend.ID, "failed", c.ep.addr, "next", next.addr, "err", err)
+		c.p.cfg.Log.Debug("retrying on another endpoint", "backend", c.backend.ID, "failed", c.ep.addr, "next", next.addr, "err", err)
 		c.ep.inflight.Add(-1)
 		next.inflight.Add(1)
 		c.ep = next
 		if m := c.p.cfg.Metrics; m != nil {
-			m.retried(c.route.Backend)
+			m.retried(c.backend)
 		}
 	}
 }
@@ -424,7 +425,7 @@ func (c *call) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	default:
 		c.status = http.StatusBadGateway
 	}
-	c.p.cfg.Log.Debug("upstream error", "backend", c.route.Backend.ID, "endpoint", c.ep.addr, "status", c.status, "err", err)
+	c.p.cfg.Log.Debug("upstream error", "backend", c.backend.ID, "endpoint", c.ep.addr, "status", c.status, "err", err)
 	if c.w.status != 0 {
 		return // an upgrade or response already began; nothing more can be said
 	}

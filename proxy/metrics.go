@@ -92,11 +92,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-// set returns the cached children for route (nil: no route matched).
-func (m *Metrics) set(r *router.Route) *routeSet {
+// set returns the cached children for a route and the backend it picked
+// (nil: no route matched, or no backend).
+func (m *Metrics) set(r *router.Route, be *router.Backend) *routeSet {
 	var k routeKey
-	if r != nil {
-		k = routeKey{r.Source, r.Backend.ID}
+	if r != nil && be != nil {
+		k = routeKey{r.Source, be.ID}
 	}
 	if s := (*m.routes.Load())[k]; s != nil {
 		return s
@@ -108,9 +109,9 @@ func (m *Metrics) set(r *router.Route) *routeSet {
 		return s
 	}
 	s := &routeSet{}
-	if r != nil {
+	if r != nil && be != nil {
 		_, ingress, _ := strings.Cut(r.Source, "/")
-		s.labels = [3]string{r.Backend.Namespace, ingress, r.Backend.Service}
+		s.labels = [3]string{be.Namespace, ingress, be.Service}
 	}
 	l := s.labels[:]
 	s.duration, s.upstream = m.duration.WithLabelValues(l...), m.upstream.WithLabelValues(l...)
@@ -152,7 +153,7 @@ func (m *Metrics) count(s *routeSet, method string, status int) {
 
 // observe records a finished request.
 func (m *Metrics) observe(c *call, status int, now time.Time) {
-	s := m.set(c.route)
+	s := m.set(c.route, c.backend)
 	m.count(s, c.in.Method, status)
 	s.duration.Observe(now.Sub(c.begin).Seconds())
 	if c.attempts > 0 {

@@ -5,6 +5,7 @@ package proxy
 import (
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -140,9 +141,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// cached). ReverseProxy aborts only under net/http's server.
 		// (A client that left broke it itself: nothing to count.)
 		p.cfg.Log.Warn("upstream response cut off; client connection aborted",
-			"backend", c.route.Backend.ID, "endpoint", c.ep.addr, "err", err)
+			"backend", c.backend.ID, "endpoint", c.ep.addr, "err", err)
 		if m := p.cfg.Metrics; m != nil {
-			m.truncatedResponse(c.route.Backend)
+			m.truncatedResponse(c.backend)
 		}
 		abort = http.ErrAbortHandler
 	}
@@ -176,9 +177,20 @@ func (c *call) serve() {
 	if p.pruned.Load() != t {
 		p.maybePrune(t)
 	}
-	c.route = t.Match(r.Host, c.path)
+	c.route = t.MatchRequest(r, r.Host, c.path)
 	if c.route == nil {
 		c.fail(http.StatusNotFound, "404 no route")
+		return
+	}
+	var n uint64
+	if len(c.route.Backends) > 1 {
+		n = rand.Uint64()
+	}
+	var ok bool
+	if c.backend, ok = c.route.Pick(n); !ok || c.backend == nil {
+		// A split with no weight, or the share of a backend that could
+		// not be resolved: the Gateway API says 500.
+		c.fail(http.StatusInternalServerError, "500 no backend")
 		return
 	}
 	o := c.route.Options
@@ -200,7 +212,7 @@ func (c *call) serve() {
 			r.Body = http.MaxBytesReader(&c.w, r.Body, o.MaxBodyBytes)
 		}
 	}
-	c.ep = p.balancer.pick(c.route.Backend, o.Balance, nil)
+	c.ep = p.balancer.pick(c.backend, o.Balance, nil)
 	if c.ep == nil {
 		c.fail(http.StatusServiceUnavailable, "503 no ready endpoint")
 		return

@@ -24,7 +24,8 @@ type Explanation struct {
 	Reason    string    // one sentence for people
 }
 
-// Explain is Match for people: it cleans path itself and reports how the
+// Explain is Match for people (by host and path alone: routes with
+// Conditions are not considered): it cleans path itself and reports how the
 // answer was reached. Its Route is always the one Match returns.
 func (t *Table) Explain(host, path string) Explanation {
 	e := Explanation{Path: CleanPath(path)}
@@ -40,8 +41,17 @@ func (t *Table) Explain(host, path string) Explanation {
 	case t.exact[e.Host] != nil:
 		ps, e.HostLevel, e.HostRule = t.exact[e.Host], HostExact, e.Host
 	default:
-		if i := strings.IndexByte(e.Host, '.'); i > 0 && t.wildcard[e.Host[i+1:]] != nil {
-			ps, e.HostLevel, e.HostRule = t.wildcard[e.Host[i+1:]], HostWildcard, "*."+e.Host[i+1:]
+		for i := 0; i < len(e.Host); i++ {
+			if e.Host[i] != '.' {
+				continue
+			}
+			if w := t.wildcard[e.Host[i+1:]]; i > 0 && w != nil {
+				ps, e.HostLevel, e.HostRule = w, HostWildcard, "*."+e.Host[i+1:]
+				break
+			}
+			if !t.wildcardAnyDepth {
+				break
+			}
 		}
 	}
 	if ps == nil && t.anyHost != nil {
@@ -62,6 +72,9 @@ func (t *Table) Explain(host, path string) Explanation {
 		why = "host " + shown + " has rules of its own"
 	case HostWildcard:
 		why = "host " + shown + " is covered by wildcard " + e.HostRule + " (exactly one extra label)"
+		if t.wildcardAnyDepth {
+			why = "host " + shown + " is covered by wildcard " + e.HostRule + " (the longest matching suffix)"
+		}
 	case HostAny:
 		why = "no rule names host " + shown + ", so the rules without a host apply"
 	default:
@@ -76,6 +89,8 @@ func (t *Table) Explain(host, path string) Explanation {
 		e.Reason = why + ": default backend"
 	case route.Type == Exact:
 		e.Reason = why + "; Exact path " + route.Path + " equals the request path"
+	case route.Type == Regex:
+		e.Reason = why + "; no Exact path matched, and RegularExpression " + route.Path + " is the first to match the whole request path"
 	default:
 		e.Reason = why + "; Prefix path " + route.Path + " is the longest one that prefixes the request path segment by segment"
 	}

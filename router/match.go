@@ -1,33 +1,47 @@
 package router
 
-import "strings"
+import (
+	"net/http"
+	"strings"
+)
 
 // maxHost bounds the host names we normalize on the stack; DNS names are at
 // most 253 bytes, so anything longer cannot match a rule.
 const maxHost = 255
 
-// Match returns the route for a request, or nil when nothing (not even a
-// default backend) applies. host is the request's Host (any case, with or
-// without a port or a trailing dot); path must be clean (see CleanPath).
+// Match returns the route for a request by host and path alone, or nil when
+// nothing (not even a default backend) applies: routes with Conditions never
+// match. It is MatchRequest without a request.
+func (t *Table) Match(host, path string) *Route { return t.MatchRequest(nil, host, path) }
+
+// MatchRequest returns the route for a request, or nil when nothing (not
+// even a default backend) applies. host is the request's Host (any case,
+// with or without a port or a trailing dot); path must be clean (see
+// CleanPath). req supplies the method, headers and query for routes with
+// Conditions; it may be nil.
 //
 // Hosts are chosen first, most specific level that has rules: an exact host,
-// then a wildcard covering exactly one extra label, then rules without a
-// host. Within that host, an Exact path beats a Prefix, and the longest
-// Prefix wins. A request whose host matched but whose path did not goes to
-// the default backend: it does not fall through to a less specific host,
-// so a host's owner decides everything that host serves.
+// then a wildcard (covering exactly one extra label, or with
+// WildcardAnyDepth the longest matching suffix), then rules without a
+// host. Within that host, Exact paths come first, then Regex paths, then
+// Prefix paths, longest first; at each path the first candidate whose
+// conditions hold wins, and when none does the next less specific path is
+// tried. A request whose host matched but whose path did not goes to the
+// default backend: it does not fall through to a less specific host, so a
+// host's owner decides everything that host serves.
 //
-// Match does not allocate.
-func (t *Table) Match(host, path string) *Route {
+// MatchRequest does not allocate, except to unescape a query parameter a
+// condition names.
+func (t *Table) MatchRequest(req *http.Request, host, path string) *Route {
 	host = stripPort(host)
 	if len(host) > 0 && host[len(host)-1] == '.' {
 		host = host[:len(host)-1]
 	}
 	if len(host) > maxHost {
-		return t.matchAny(path)
+		return t.matchAny(req, path)
 	}
 	if !hasUpper(host) {
-		return t.match(host, path)
+		return t.match(req, host, path)
 	}
 	var buf [maxHost]byte
 	n := copy(buf[:], host)
@@ -36,50 +50,76 @@ func (t *Table) Match(host, path string) *Route {
 			buf[i] = c + ('a' - 'A')
 		}
 	}
-	return t.matchBytes(buf[:n], path)
+	return t.matchBytes(req, buf[:n], path)
 }
 
-func (t *Table) match(host, path string) *Route {
+func (t *Table) match(req *http.Request, host, path string) *Route {
 	if ps := t.exact[host]; ps != nil {
-		return ps.match(path, t.def)
+		return ps.match(req, path, t.def)
 	}
-	if i := strings.IndexByte(host, '.'); i > 0 {
-		if ps := t.wildcard[host[i+1:]]; ps != nil {
-			return ps.match(path, t.def)
+	for i := 0; i < len(host); i++ {
+		if host[i] != '.' {
+			continue
+		}
+		if i > 0 {
+			if ps := t.wildcard[host[i+1:]]; ps != nil {
+				return ps.match(req, path, t.def)
+			}
+		}
+		if !t.wildcardAnyDepth {
+			break
 		}
 	}
-	return t.matchAny(path)
+	return t.matchAny(req, path)
 }
 
 // matchBytes is match for a lower-cased copy of the host; the map lookups
 // with string(b) do not allocate.
-func (t *Table) matchBytes(host []byte, path string) *Route {
+func (t *Table) matchBytes(req *http.Request, host []byte, path string) *Route {
 	if ps := t.exact[string(host)]; ps != nil {
-		return ps.match(path, t.def)
+		return ps.match(req, path, t.def)
 	}
 	for i, c := range host {
-		if c == '.' {
-			if i > 0 {
-				if ps := t.wildcard[string(host[i+1:])]; ps != nil {
-					return ps.match(path, t.def)
-				}
+		if c != '.' {
+			continue
+		}
+		if i > 0 {
+			if ps := t.wildcard[string(host[i+1:])]; ps != nil {
+				return ps.match(req, path, t.def)
 			}
+		}
+		if !t.wildcardAnyDepth {
 			break
 		}
 	}
-	return t.matchAny(path)
+	return t.matchAny(req, path)
 }
 
-func (t *Table) matchAny(path string) *Route {
+func (t *Table) matchAny(req *http.Request, path string) *Route {
 	if t.anyHost != nil {
-		return t.anyHost.match(path, t.def)
+		return t.anyHost.match(req, path, t.def)
 	}
 	return t.def
 }
 
-func (ps *pathSet) match(path string, def *Route) *Route {
+// first returns the first candidate whose conditions req meets.
+func first(list []*Route, req *http.Request) *Route {
+	for _, r := range list {
+		if r.Conditions.matches(req) {
+			return r
+		}
+	}
+	return nil
+}
+
+func (ps *pathSet) match(req *http.Request, path string, def *Route) *Route {
 	if len(path) <= ps.exactMaxLen {
-		if r := ps.exact[path]; r != nil {
+		if r := first(ps.exact[path], req); r != nil {
+			return r
+		}
+	}
+	for _, r := range ps.regex {
+		if r.PathRegex != nil && r.PathRegex.MatchString(path) && r.Conditions.matches(req) {
 			return r
 		}
 	}
@@ -102,7 +142,7 @@ func (ps *pathSet) match(path string, def *Route) *Route {
 		}
 	}
 	for {
-		if r := ps.prefix[p]; r != nil {
+		if r := first(ps.prefix[p], req); r != nil {
 			return r
 		}
 		i := strings.LastIndexByte(p, '/')

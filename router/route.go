@@ -4,7 +4,10 @@
 // the proxy reads the live one.
 package router
 
-import "time"
+import (
+	"regexp"
+	"time"
+)
 
 // PathType is how a rule's path is compared with a request's path.
 type PathType uint8
@@ -16,23 +19,75 @@ const (
 	Prefix PathType = iota
 	// Exact matches the whole path, case-sensitively; "/foo" is not "/foo/".
 	Exact
+	// Regex matches the whole path against an RE2 expression (Gateway API
+	// RegularExpression). Regex rules of a host are tried after its Exact
+	// rules and before its Prefix rules, in the order given to New.
+	Regex
 )
 
+var pathTypeNames = [...]string{Prefix: "Prefix", Exact: "Exact", Regex: "RegularExpression"}
+
 func (t PathType) String() string {
-	if t == Exact {
-		return "Exact"
+	if int(t) < len(pathTypeNames) {
+		return pathTypeNames[t]
 	}
-	return "Prefix"
+	return "unknown"
 }
 
-// Route is one compiled rule: a host and path that lead to a backend.
+// Route is one compiled rule: a host, a path and conditions that lead to a
+// backend.
 type Route struct {
-	Host    string // "foo.com", "*.foo.com", or "" for any host
-	Path    string // as written in the rule ("/" for default backends)
-	Type    PathType
+	Host string // "foo.com", "*.foo.com", or "" for any host
+	Path string // as written in the rule ("/" for default backends); the expression for Regex
+	Type PathType
+	// PathRegex is Path compiled by CompileAnchored, for Regex routes; the
+	// translator compiles it (and reports an invalid expression). A Regex
+	// route without it never matches.
+	PathRegex *regexp.Regexp
+	// Conditions narrow the route to requests with a method, headers or
+	// query parameters (Gateway API matches). Zero for Ingress rules.
+	Conditions Conditions
+	// Backend serves the route when Backends is empty.
 	Backend *Backend
-	Options *Options // per-Ingress behaviour (annotations); never nil in a built table
-	Source  string   // "namespace/name" of the Ingress it came from, or "flag" for the default backend flag
+	// Backends, when not empty, split the route's requests by weight
+	// (Gateway API backendRefs); see Pick.
+	Backends []WeightedBackend
+	Options  *Options // per-Ingress behaviour (annotations); never nil in a built table
+	Source   string   // "namespace/name" of the Ingress it came from, or "flag" for the default backend flag
+}
+
+// WeightedBackend is one backend of a split and its share. A nil Backend
+// (a reference that could not be resolved) keeps its share: requests that
+// fall on it are answered 500, as the Gateway API requires.
+type WeightedBackend struct {
+	Backend *Backend
+	Weight  uint32
+}
+
+// Pick returns the backend for a request, given a uniformly random n. With
+// a split, the backend is chosen in proportion to the weights; ok is false
+// when the split has no weight at all or n falls on an unresolved backend
+// (the caller answers 500). A route without Backends returns Backend.
+func (r *Route) Pick(n uint64) (b *Backend, ok bool) {
+	if len(r.Backends) == 0 {
+		return r.Backend, true
+	}
+	var total uint64
+	for i := range r.Backends {
+		total += uint64(r.Backends[i].Weight)
+	}
+	if total == 0 {
+		return nil, false
+	}
+	n %= total
+	for i := range r.Backends {
+		w := uint64(r.Backends[i].Weight)
+		if n < w {
+			return r.Backends[i].Backend, r.Backends[i].Backend != nil
+		}
+		n -= w
+	}
+	return nil, false // unreachable: n < total
 }
 
 // Backend is a Service port and the endpoints that currently serve it.

@@ -2,6 +2,7 @@ package router
 
 import (
 	"iter"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -15,56 +16,109 @@ type Table struct {
 	anyHost  *pathSet            // rules without a host
 	def      *Route              // default backend, may be nil
 	routes   []*Route            // every live route, in build order
+	// wildcardAnyDepth: "*.foo.com" covers any number of extra labels, the
+	// most specific suffix winning (Gateway API); otherwise exactly one
+	// (Ingress v1).
+	wildcardAnyDepth bool
 }
 
-// pathSet holds the paths of one host.
+// pathSet holds the paths of one host. Each path maps to its candidates,
+// most specific conditions first (see precedes); Ingress rules have one
+// candidate per path.
 type pathSet struct {
-	exact  map[string]*Route
-	prefix map[string]*Route // keyed without the trailing slash: "/foo/" and "/foo" are one rule, "/" is ""
+	exact  map[string][]*Route
+	prefix map[string][]*Route // keyed without the trailing slash: "/foo/" and "/foo" are one rule, "/" is ""
+	regex  []*Route            // in the order given to New, then by precedes
 	// Bounds that let Match skip lookups that cannot hit.
 	exactMaxLen int // longest Exact path
 	prefixDepth int // most segments in a Prefix key ("" 0, "/a" 1, "/a/b" 2)
 }
 
-// Conflict is a rule that lost to an earlier one with the same host, path
-// and path type (or a second default backend).
+// Conflict is a rule that lost to an earlier one with the same host, path,
+// path type and conditions (or a second default backend).
 type Conflict struct {
 	Winner, Loser *Route
 }
 
+// Option changes how New builds a table.
+type Option func(*Table)
+
+// WildcardAnyDepth makes "*.foo.com" cover "a.foo.com" and "a.b.foo.com",
+// the longest matching suffix winning, as Gateway API hostnames do. Without
+// it a wildcard covers exactly one extra label, as in Ingress v1.
+func WildcardAnyDepth() Option { return func(t *Table) { t.wildcardAnyDepth = true } }
+
 // New compiles routes into a Table. Routes are taken in priority order: when
-// two have the same host, path and type, the first wins and the second is
-// reported as a Conflict. The caller orders them (the controller: oldest
-// Ingress first). def, if not nil, answers requests that match no rule.
-// Hosts must already be lower-case; the controller validates them.
-func New(routes []Route, def *Route) (*Table, []Conflict) {
+// two have the same host, path, type and conditions, the first wins and the
+// second is reported as a Conflict; among routes that share a host and path
+// but not conditions, the order given breaks the ties precedes leaves. The
+// caller orders them (the Ingress translator: oldest Ingress first; the
+// Gateway API one: oldest route, then namespace/name, then rule order).
+// def, if not nil, answers requests that match no rule. Hosts must already
+// be lower-case; the translators validate them.
+func New(routes []Route, def *Route, opts ...Option) (*Table, []Conflict) {
 	t := &Table{
 		exact:    make(map[string]*pathSet),
 		wildcard: make(map[string]*pathSet),
 		def:      fill(def),
 		routes:   make([]*Route, 0, len(routes)),
 	}
+	for _, o := range opts {
+		o(t)
+	}
 	var conflicts []Conflict
 	for i := range routes {
 		r := fill(&routes[i])
 		ps := t.pathsFor(r.Host)
-		m, key := ps.exactMap(), r.Path
-		if r.Type == Prefix {
-			m, key = ps.prefixMap(), strings.TrimRight(r.Path, "/")
+		var list []*Route
+		key := r.Path
+		switch r.Type {
+		case Regex:
+			list = ps.regex
+		case Prefix:
+			key = strings.TrimRight(r.Path, "/")
+			list = ps.prefix[key]
+		default:
+			list = ps.exact[key]
 		}
-		if w, dup := m[key]; dup {
+		if w := sameRule(list, r); w != nil {
 			conflicts = append(conflicts, Conflict{Winner: w, Loser: r})
 			continue
 		}
-		m[key] = r
-		if r.Type == Prefix {
+		list = insert(list, r)
+		switch r.Type {
+		case Regex:
+			ps.regex = list
+		case Prefix:
+			ps.prefixMap()[key] = list
 			ps.prefixDepth = max(ps.prefixDepth, strings.Count(key, "/"))
-		} else {
+		default:
+			ps.exactMap()[key] = list
 			ps.exactMaxLen = max(ps.exactMaxLen, len(key))
 		}
 		t.routes = append(t.routes, r)
 	}
 	return t, conflicts
+}
+
+// sameRule returns the route in list that makes r unreachable: same path
+// (same regex for Regex routes) and the same conditions.
+func sameRule(list []*Route, r *Route) *Route {
+	for _, w := range list {
+		if (r.Type != Regex || w.Path == r.Path) && sameConditions(&w.Conditions, &r.Conditions) {
+			return w
+		}
+	}
+	return nil
+}
+
+// insert puts r after every candidate that precedes it or ties with it.
+func insert(list []*Route, r *Route) []*Route {
+	i := len(list)
+	for i > 0 && precedes(&r.Conditions, &list[i-1].Conditions) {
+		i--
+	}
+	return slices.Insert(list, i, r)
 }
 
 func fill(r *Route) *Route {
@@ -99,16 +153,16 @@ func newPathSet() *pathSet { return &pathSet{} }
 
 // exactMap and prefixMap make a host's maps on first use: most hosts have
 // only one kind of rule, and reading a nil map is fine.
-func (ps *pathSet) exactMap() map[string]*Route {
+func (ps *pathSet) exactMap() map[string][]*Route {
 	if ps.exact == nil {
-		ps.exact = make(map[string]*Route)
+		ps.exact = make(map[string][]*Route)
 	}
 	return ps.exact
 }
 
-func (ps *pathSet) prefixMap() map[string]*Route {
+func (ps *pathSet) prefixMap() map[string][]*Route {
 	if ps.prefix == nil {
-		ps.prefix = make(map[string]*Route)
+		ps.prefix = make(map[string][]*Route)
 	}
 	return ps.prefix
 }
@@ -138,6 +192,11 @@ func (t *Table) Backends() iter.Seq[*Backend] {
 		for _, r := range t.routes {
 			if r.Backend != nil && !yield(r.Backend) {
 				return
+			}
+			for _, wb := range r.Backends {
+				if wb.Backend != nil && !yield(wb.Backend) {
+					return
+				}
 			}
 		}
 		if t.def != nil && t.def.Backend != nil {

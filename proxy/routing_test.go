@@ -1,0 +1,78 @@
+package proxy
+
+import (
+	"io"
+	"net/http"
+	"testing"
+
+	"portico.dev/portico/router"
+)
+
+// TestConditionsAndSplitsThroughTheProxy sends real requests through the
+// proxy to a table with Gateway-style rules: conditions pick the rule, and
+// a weighted split sends each backend its share, with the share of an
+// unresolved backend answered 500 (Gateway API backendRefs).
+func TestConditionsAndSplitsThroughTheProxy(t *testing.T) {
+	t.Parallel()
+	_, a := backend(t, "a", nil)
+	_, b := backend(t, "b", nil)
+	_, c := backend(t, "c", nil)
+	bk := func(name, addr string) *router.Backend {
+		return &router.Backend{ID: "ns/" + name + ":80", Namespace: "ns", Service: name, Port: "80", Endpoints: []string{addr}}
+	}
+	routes := []router.Route{
+		{Host: "gw.test", Path: "/", Type: router.Prefix, Source: "ns/split", Backends: []router.WeightedBackend{
+			{Backend: bk("a", a), Weight: 3}, {Backend: bk("b", b), Weight: 1}, {Backend: nil, Weight: 1},
+		}},
+		{Host: "gw.test", Path: "/", Type: router.Prefix, Source: "ns/canary", Backend: bk("c", c),
+			Conditions: router.Conditions{Headers: []router.HeaderMatch{{Name: "X-Canary", Value: "yes"}}}},
+		{Host: "gw.test", Path: "/none", Type: router.Prefix, Source: "ns/zero", Backends: []router.WeightedBackend{{Backend: bk("a", a), Weight: 0}}},
+	}
+	table, conflicts := router.New(routes, nil, router.WildcardAnyDepth())
+	if len(conflicts) != 0 {
+		t.Fatal(conflicts)
+	}
+	f := newFixture(t, nil, Config{})
+	f.proxy.cfg.Table.Store(table)
+
+	host := func(req *http.Request) { req.Host = "gw.test" }
+	counts := map[string]int{}
+	const n = 1000
+	for range n {
+		resp, _ := f.doWith(t, "GET", "/x", host)
+		counts[resp.Header.Get("X-Backend")+"/"+resp.Status]++
+	}
+	// Expected 600 / 200 / 200; binomial sd is at most ~16, so ±80 is 5 sd.
+	for key, want := range map[string]int{"a/200 OK": 600, "b/200 OK": 200, "/500 Internal Server Error": 200} {
+		if got := counts[key]; got < want-80 || got > want+80 {
+			t.Errorf("%s: %d of %d, want about %d (all: %v)", key, got, n, want, counts)
+		}
+	}
+	if resp, _ := f.doWith(t, "GET", "/x", host, hdr("X-Canary", "yes")); resp.Header.Get("X-Backend") != "c" {
+		t.Errorf("header condition: got backend %q, want c", resp.Header.Get("X-Backend"))
+	}
+	if resp, _ := f.doWith(t, "GET", "/none", host); resp.StatusCode != http.StatusInternalServerError {
+		t.Errorf("split without weight: %s, want 500", resp.Status)
+	}
+}
+
+func hdr(k, v string) func(*http.Request) { return func(r *http.Request) { r.Header.Set(k, v) } }
+
+// doWith sends one request through the fixture after applying the edits.
+func (f *fixture) doWith(t testing.TB, method, path string, edits ...func(*http.Request)) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, f.srv.URL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range edits {
+		e(req)
+	}
+	resp, err := f.srv.Client().Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
