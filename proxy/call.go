@@ -93,11 +93,12 @@ var _ http.RoundTripper = (*call)(nil)
 func (p *Proxy) newCall() *call {
 	c := &call{p: p}
 	c.rp = httputil.ReverseProxy{
-		Rewrite:      c.rewrite,
-		Transport:    c,
-		BufferPool:   p.buffers,
-		ErrorHandler: c.errorHandler,
-		ErrorLog:     slog.NewLogLogger(p.cfg.Log.Handler(), slog.LevelDebug),
+		Rewrite:        c.rewrite,
+		Transport:      c,
+		BufferPool:     p.buffers,
+		ErrorHandler:   c.errorHandler,
+		ModifyResponse: c.modifyResponse,
+		ErrorLog:       slog.NewLogLogger(p.cfg.Log.Handler(), slog.LevelDebug),
 		// Streaming responses are flushed as they arrive: ReverseProxy
 		// flushes every write of a response without a Content-Length
 		// (chunked, gRPC) or of type text/event-stream. Anything else is

@@ -24,6 +24,9 @@ type Config struct {
 	// Scheme of the listener this proxy serves ("http" or "https"); it is
 	// what X-Forwarded-Proto says for untrusted clients.
 	Scheme string
+	// Port is the listener's port: where a redirect that keeps the scheme
+	// and names no port sends the client (Gateway API).
+	Port int
 	// Transports, one per backend protocol, are shared by every listener
 	// and kept across table swaps, so idle upstream connections survive
 	// configuration changes. Nil: NewTransports(TransportConfig{}).
@@ -193,6 +196,10 @@ func (c *call) serve() {
 		c.fail(http.StatusInternalServerError, "500 no backend")
 		return
 	}
+	if f := c.route.Filters; f != nil && f.Redirect != nil {
+		c.redirect(f.Redirect)
+		return
+	}
 	o := c.route.Options
 	if p.cfg.Scheme == "http" && o.SSLRedirect {
 		p.redirectToHTTPS(&c.w, r)
@@ -265,6 +272,15 @@ func (c *call) rewrite(pr *httputil.ProxyRequest) {
 	if h := c.route.Options.UpstreamHost; h != "" {
 		out.Host = h
 	}
+	f := c.route.Filters
+	if f != nil && f.Rewrite != nil {
+		if f.Rewrite.Hostname != "" {
+			out.Host = f.Rewrite.Hostname
+		}
+		if f.Rewrite.Path != nil {
+			out.URL.Path = f.Rewrite.Path.Apply(c.path, c.route.Path)
+		}
+	}
 	if out.Body != nil {
 		b := &trackedBody{c: c, rc: out.Body}
 		c.mu.Lock()
@@ -273,6 +289,27 @@ func (c *call) rewrite(pr *httputil.ProxyRequest) {
 		out.Body = b
 	}
 	c.p.cfg.Forwarded.set(pr, c.p.cfg.Scheme)
+	if f != nil {
+		f.RequestHeaders.Apply(out.Header)
+	}
+}
+
+// modifyResponse applies the route's response header edits to a backend's
+// response.
+func (c *call) modifyResponse(resp *http.Response) error {
+	if f := c.route.Filters; f != nil {
+		f.ResponseHeaders.Apply(resp.Header)
+	}
+	return nil
+}
+
+// redirect answers with the route's redirect filter.
+func (c *call) redirect(rd *router.Redirect) {
+	r := c.in
+	loc := rd.Location(c.p.cfg.Scheme, r.Host, c.p.cfg.Port, c.path, r.URL.RawQuery, c.route.Path)
+	c.w.Header()["Location"] = []string{loc}
+	c.status = rd.StatusCode()
+	c.w.WriteHeader(c.status)
 }
 
 // redirectToHTTPS answers 308 (method and body are kept, unlike 301/302).

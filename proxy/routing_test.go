@@ -76,3 +76,51 @@ func (f *fixture) doWith(t testing.TB, method, path string, edits ...func(*http.
 	b, _ := io.ReadAll(resp.Body)
 	return resp, string(b)
 }
+
+// TestFiltersThroughTheProxy: request and response header edits, a URL
+// rewrite of host and path, and a redirect, over real sockets.
+func TestFiltersThroughTheProxy(t *testing.T) {
+	t.Parallel()
+	type seen struct{ host, path, query, hdr, gone string }
+	got := make(chan seen, 4)
+	_, addr := backend(t, "a", func(w http.ResponseWriter, r *http.Request) {
+		got <- seen{r.Host, r.URL.Path, r.URL.RawQuery, r.Header.Get("X-Added"), r.Header.Get("X-Secret")}
+		w.Header().Set("Server", "backend")
+		w.Header().Set("X-Internal", "1")
+	})
+	be := &router.Backend{ID: "ns/a:80", Namespace: "ns", Service: "a", Port: "80", Endpoints: []string{addr}}
+	routes := []router.Route{
+		{Host: "gw.test", Path: "/api", Type: router.Prefix, Source: "ns/r", Backend: be, Filters: &router.Filters{
+			RequestHeaders:  router.HeaderEdits{Add: []router.HeaderField{{Name: "X-Added", Value: "yes"}}, Remove: []string{"X-Secret"}},
+			ResponseHeaders: router.HeaderEdits{Set: []router.HeaderField{{Name: "Server", Value: "portico"}}, Remove: []string{"X-Internal"}},
+			Rewrite:         &router.Rewrite{Hostname: "internal.test", Path: &router.PathRewrite{Type: router.ReplacePrefixMatch, Value: "/v2"}},
+		}},
+		{Host: "gw.test", Path: "/old", Type: router.Prefix, Source: "ns/redirect", Backend: be, Filters: &router.Filters{
+			Redirect: &router.Redirect{Scheme: "https", Path: &router.PathRewrite{Type: router.ReplacePrefixMatch, Value: "/new"}, Status: 301},
+		}},
+	}
+	table, _ := router.New(routes, nil)
+	f := newFixture(t, nil, Config{Port: 8080})
+	f.proxy.cfg.Table.Store(table)
+	host := func(r *http.Request) { r.Host = "gw.test:8080" }
+
+	resp, _ := f.doWith(t, "GET", "/api/items?x=1", host, hdr("X-Secret", "s"))
+	s := <-got
+	if want := (seen{"internal.test", "/v2/items", "x=1", "yes", ""}); s != want {
+		t.Errorf("backend saw %+v, want %+v", s, want)
+	}
+	if resp.Header.Get("Server") != "portico" || resp.Header.Get("X-Internal") != "" {
+		t.Errorf("response headers not edited: %v", resp.Header)
+	}
+
+	f.srv.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, _ = f.doWith(t, "GET", "/old/page?q=2", host)
+	if resp.StatusCode != 301 || resp.Header.Get("Location") != "https://gw.test/new/page?q=2" {
+		t.Errorf("redirect: %s Location %q", resp.Status, resp.Header.Get("Location"))
+	}
+	select {
+	case s := <-got:
+		t.Errorf("a redirect reached the backend: %+v", s)
+	default:
+	}
+}

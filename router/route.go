@@ -52,8 +52,10 @@ type Route struct {
 	// Backends, when not empty, split the route's requests by weight
 	// (Gateway API backendRefs); see Pick.
 	Backends []WeightedBackend
-	Options  *Options // per-Ingress behaviour (annotations); never nil in a built table
-	Source   string   // "namespace/name" of the Ingress it came from, or "flag" for the default backend flag
+	// Filters change the request or answer it; nil for none.
+	Filters *Filters
+	Options *Options // per-Ingress behaviour (annotations); never nil in a built table
+	Source  string   // "namespace/name" of the Ingress it came from, or "flag" for the default backend flag
 }
 
 // WeightedBackend is one backend of a split and its share. A nil Backend

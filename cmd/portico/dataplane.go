@@ -16,6 +16,7 @@ import (
 	"portico.dev/portico/proxy"
 	"portico.dev/portico/proxyproto"
 	"portico.dev/portico/router"
+	"strconv"
 )
 
 // dataplaneFlags are the flags of the proxy itself (docs/dataplane.md).
@@ -78,12 +79,13 @@ func newDataplane(f *dataplaneFlags, live *router.Live, log *slog.Logger, metric
 	return d
 }
 
-// server returns the server for one listener; scheme is "http" or "https".
-// HTTP/1 is served by h1's loop; HTTP/2 (ALPN "h2", and h2c when asked
-// for) by a net/http server it hands those connections to.
-func (d *dataplane) server(scheme string, httpsPort int, handler func(http.Handler) http.Handler, readHeaderTimeout time.Duration) *h1.Server {
+// server returns the server for one listener; scheme is "http" or "https",
+// port the listener's port. HTTP/1 is served by h1's loop; HTTP/2 (ALPN
+// "h2", and h2c when asked for) by a net/http server it hands those
+// connections to.
+func (d *dataplane) server(scheme string, port, httpsPort int, handler func(http.Handler) http.Handler, readHeaderTimeout time.Duration) *h1.Server {
 	var h http.Handler = proxy.New(proxy.Config{
-		Table: d.live, Log: d.log, Scheme: scheme, Transports: d.transports,
+		Table: d.live, Log: d.log, Scheme: scheme, Port: port, Transports: d.transports,
 		Forwarded: d.forwarded, HTTPSPort: httpsPort, AccessLog: d.accessLog,
 		Metrics: d.metrics,
 	})
@@ -121,4 +123,15 @@ func (d *dataplane) listener(ln net.Listener) net.Listener {
 	return &proxyproto.Listener{Listener: ln, OnError: func(peer net.Addr, err error) {
 		d.log.Debug("connection refused: bad PROXY protocol header", "peer", peer.String(), "err", err)
 	}}
+}
+
+// addrPort is the port of a listen address ("host:port", ":port"); 0 when
+// there is none.
+func addrPort(addr string) int {
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(p)
+	return n
 }

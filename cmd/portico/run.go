@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -113,17 +112,12 @@ func run(ctx context.Context, c *config) error {
 
 	var draining atomic.Bool
 	dp := newDataplane(&c.dp, live, log, proxy.NewMetrics(reg))
-	httpsPort := 0
-	if c.httpsAddr != "" {
-		if _, p, err := net.SplitHostPort(c.httpsAddr); err == nil {
-			httpsPort, _ = strconv.Atoi(p)
-		}
-	}
-	httpSrv := dp.server("http", httpsPort, acmeW.httpHandler, c.readHeaderTimeout) // HTTP-01 challenges before routing
+	httpsPort := addrPort(c.httpsAddr)
+	httpSrv := dp.server("http", addrPort(c.httpAddr), httpsPort, acmeW.httpHandler, c.readHeaderTimeout) // HTTP-01 challenges before routing
 	servers := []*h1.Server{httpSrv}
 	var httpsSrv *h1.Server
 	if c.httpsAddr != "" {
-		httpsSrv = dp.server("https", 0, nil, c.readHeaderTimeout)
+		httpsSrv = dp.server("https", httpsPort, 0, nil, c.readHeaderTimeout)
 		tm := newTLSMetrics(reg)
 		httpsSrv.TLSConfig = tm.instrument(acmeW.tlsConfig(store.TLSConfig()))
 		httpsSrv.TLSHandshakeError = tm.handshakeError

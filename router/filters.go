@@ -1,0 +1,168 @@
+package router
+
+import (
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// Filters change a request on its way to the backend, or answer it
+// instead (Gateway API HTTPRouteFilter; ingress-nginx rewrites and
+// redirects). A nil *Filters, as on every plain Ingress rule, does nothing.
+type Filters struct {
+	RequestHeaders  HeaderEdits // applied to the upstream request
+	ResponseHeaders HeaderEdits // applied to the response the client gets
+	Redirect        *Redirect   // answer with a redirect; no backend is used
+	Rewrite         *Rewrite    // change host and path before forwarding
+}
+
+// HeaderField is one header name and value.
+type HeaderField struct{ Name, Value string }
+
+// HeaderEdits are the header modifications of one direction, applied in the
+// order Set, Add, Remove. Names are compared case-insensitively.
+type HeaderEdits struct {
+	Set    []HeaderField // replace every value of the header
+	Add    []HeaderField // append a value
+	Remove []string      // delete the header
+}
+
+// Empty reports whether e changes nothing.
+func (e *HeaderEdits) Empty() bool { return len(e.Set)+len(e.Add)+len(e.Remove) == 0 }
+
+// Apply edits h in place.
+func (e *HeaderEdits) Apply(h http.Header) {
+	for _, f := range e.Set {
+		h[http.CanonicalHeaderKey(f.Name)] = []string{f.Value}
+	}
+	for _, f := range e.Add {
+		k := http.CanonicalHeaderKey(f.Name)
+		h[k] = append(h[k], f.Value)
+	}
+	for _, n := range e.Remove {
+		delete(h, http.CanonicalHeaderKey(n))
+	}
+}
+
+// PathRewriteType is how a path modifier replaces the path.
+type PathRewriteType uint8
+
+const (
+	// ReplaceFullPath replaces the whole path with Value.
+	ReplaceFullPath PathRewriteType = iota
+	// ReplacePrefixMatch replaces the part of the path the route's Prefix
+	// matched with Value, keeping the rest.
+	ReplacePrefixMatch
+)
+
+// PathRewrite is a Gateway API HTTPPathModifier.
+type PathRewrite struct {
+	Type  PathRewriteType
+	Value string
+}
+
+// Apply returns the new path for a request path that matched a Prefix rule
+// on prefix (for ReplacePrefixMatch; other rules use ReplaceFullPath). The
+// Gateway API (HTTPPathModifier): prefix "/foo" replaced by "/xyz" turns
+// "/foo/bar" into "/xyz/bar", and replaced by "/" turns "/foo/bar" into
+// "/bar" and "/foo" into "/". Matching is element-wise, so only whole
+// segments are replaced, and a trailing slash of the prefix is ignored.
+func (p *PathRewrite) Apply(path, prefix string) string {
+	if p.Type == ReplaceFullPath {
+		return p.Value
+	}
+	prefix = strings.TrimRight(prefix, "/")
+	rest := path[min(len(prefix), len(path)):] // "" or starts with '/'
+	repl := strings.TrimRight(p.Value, "/")
+	switch {
+	case rest == "" && repl == "":
+		return "/"
+	case rest == "":
+		return repl
+	}
+	return repl + rest
+}
+
+// Redirect answers a request with a redirect (Gateway API
+// HTTPRequestRedirectFilter). Empty fields keep the request's.
+type Redirect struct {
+	Scheme   string       // "http", "https", or "" for the request's
+	Hostname string       // "" for the request's host
+	Port     int          // 0: derived, see Location
+	Path     *PathRewrite // nil keeps the path
+	Status   int          // 301 or 302 (Gateway API), 307, 308; 0 means 302
+}
+
+// StatusCode is the redirect's status.
+func (r *Redirect) StatusCode() int {
+	if r.Status == 0 {
+		return http.StatusFound
+	}
+	return r.Status
+}
+
+// Location builds the Location header for a request that arrived with
+// scheme and Host host on a listener port, for a route whose Prefix (or
+// Exact path) was prefix. The Gateway API's port rules: without Port, a
+// redirect that changes the scheme goes to that scheme's well-known port
+// (http 80, https 443), otherwise to the listener's port; and the port is
+// left out when it is the scheme's well-known one. The query is kept.
+func (r *Redirect) Location(scheme, host string, listenerPort int, path, rawQuery, prefix string) string {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	} else {
+		host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	}
+	if r.Hostname != "" {
+		host = r.Hostname
+	}
+	port := r.Port
+	if r.Scheme != "" {
+		scheme = r.Scheme
+		if port == 0 {
+			port = wellKnownPort(scheme)
+		}
+	}
+	if port == 0 {
+		port = listenerPort
+	}
+	if r.Path != nil {
+		path = r.Path.Apply(path, prefix)
+	}
+	var b strings.Builder
+	b.WriteString(scheme)
+	b.WriteString("://")
+	if strings.IndexByte(host, ':') >= 0 { // IPv6 literal
+		b.WriteString("[" + host + "]")
+	} else {
+		b.WriteString(host)
+	}
+	if port != 0 && port != wellKnownPort(scheme) {
+		b.WriteByte(':')
+		b.WriteString(strconv.Itoa(port))
+	}
+	b.WriteString(path)
+	if rawQuery != "" {
+		b.WriteByte('?')
+		b.WriteString(rawQuery)
+	}
+	return b.String()
+}
+
+func wellKnownPort(scheme string) int {
+	switch scheme {
+	case "http":
+		return 80
+	case "https":
+		return 443
+	}
+	return 0
+}
+
+// Rewrite changes the request before it is forwarded (Gateway API
+// HTTPURLRewriteFilter).
+type Rewrite struct {
+	Hostname string       // "" keeps the Host
+	Path     *PathRewrite // nil keeps the path
+}
