@@ -3,6 +3,7 @@ package h1
 import (
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -98,4 +99,46 @@ func TestStalledBodyReadElsewhereIsBounded(t *testing.T) {
 		t.Fatalf("%v after %s", err, time.Since(start).Round(time.Millisecond))
 	}
 	waitNoConns(t, ts.Server)
+}
+
+// An error page h1 writes itself has a fixed body, the status text: it
+// never repeats what the client sent. (Failed before the fix: a 400 said
+// `Bad Request: malformed HTTP request "<script>..."`, the parser's error
+// with the client's bytes in it.)
+func TestRefusalBodyIsFixed(t *testing.T) {
+	t.Parallel()
+	const marker = "<script>M4RK3R</script>"
+	big := strings.Repeat("a", 8<<10)
+	tests := []struct {
+		name   string
+		req    string
+		status int
+	}{
+		{"request line without spaces", marker + "\r\n\r\n", 400},
+		{"invalid method", "G" + marker + " / HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+		{"malformed version", "GET / HTTP/" + marker + "\r\nHost: x\r\n\r\n", 400},
+		{"invalid URL escape", "GET /%zz" + marker + " HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+		{"header line without a colon", "GET / HTTP/1.1\r\nHost: x\r\n" + marker + "\r\n\r\n", 400},
+		{"invalid Content-Length", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: " + marker + "\r\n\r\n", 400},
+		{"malformed Host", "GET / HTTP/1.1\r\nHost: " + marker + "\r\n\r\n", 400},
+		{"header too large", "GET /" + marker + " HTTP/1.1\r\nHost: x\r\nX-Big: " + big + "\r\n\r\n", 431},
+		{"unknown Expect", "POST / HTTP/1.1\r\nHost: x\r\nExpect: " + marker + "\r\n\r\n", 417},
+		{"unknown transfer coding", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: " + marker + "\r\n\r\n", 501},
+		{"HTTP/2.0 request line", "GET /" + marker + " HTTP/2.0\r\nHost: x\r\n\r\n", 505},
+	}
+	ts := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("handler ran for %q", r.RequestURI)
+	}), func(s *Server) { s.MaxHeaderBytes = 1024 })
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := ts.dial(t)
+			c.send(tt.req)
+			r := c.read("GET")
+			if r.StatusCode != tt.status || r.body != http.StatusText(tt.status) {
+				t.Errorf("got %d %q, want %d %q", r.StatusCode, r.body, tt.status, http.StatusText(tt.status))
+			}
+			c.expectClosed()
+		})
+	}
 }

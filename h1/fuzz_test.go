@@ -19,7 +19,8 @@ import (
 // stream, in two writes split at split, and checks what comes back: a
 // sequence of well-formed HTTP/1.1 responses, one for each request the
 // handler saw and in order, each carrying that request's body back,
-// followed at most by one refusal; and no panic, hang or error log.
+// followed at most by one refusal, whose body is the status text and
+// nothing of what the client sent; and no panic, hang or error log.
 //
 // Inputs are kept short: the fuzzer minimizes each new interesting input
 // with a quadratic search, which on inputs of kilobytes takes a minute.
@@ -60,6 +61,9 @@ func FuzzServeConn(f *testing.F) {
 		"\r\n" + get,
 		"GET / HTTP/1.1\r\nHost: x\r\n\r\nGARBAGE\r\n\r\n",
 		"\x00\xff\r\n\r\n",
+		// Parser errors that quote the client: never in the answer.
+		"<script>M4RK3R</script>\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: <M4RK3R>\r\n\r\n",
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s), uint16(len(s)))
@@ -206,6 +210,15 @@ func checkResponses(out []byte, calls []call) error {
 			// A refusal of the request after the last one served, and the end.
 			if resp.StatusCode < 400 || !resp.Close {
 				return fmt.Errorf("response %d without a request: %d, close=%v", answered, resp.StatusCode, resp.Close)
+			}
+			// Its body and fields are fixed: nothing the client sent.
+			if string(body) != http.StatusText(resp.StatusCode) {
+				return fmt.Errorf("refusal %d has body %q, want the status text", resp.StatusCode, body)
+			}
+			for k := range resp.Header {
+				if k != "Content-Type" && k != "Connection" {
+					return fmt.Errorf("refusal %d has field %s", resp.StatusCode, k)
+				}
 			}
 			if rest, _ := io.ReadAll(br); len(rest) > 0 {
 				return fmt.Errorf("%q after a refusal", rest)

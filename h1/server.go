@@ -679,14 +679,13 @@ func (c *conn) refuse(err error) {
 		status = http.StatusNotImplemented
 	}
 	c.s.log().Debug("bad request", "remote", c.remote, "status", status, "err", err)
-	msg := http.StatusText(status)
-	if status == http.StatusBadRequest {
-		msg += ": " + reason
-	}
+	// The body is the status text and nothing else: a parser error
+	// quotes what the client sent, and an error page must never reflect
+	// that (it would be script in a browser that renders it).
 	b := c.scratch[:0]
 	b = appendStatusLine(b, status)
 	b = append(b, "Content-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"...)
-	b = append(b, msg...)
+	b = append(b, http.StatusText(status)...)
 	c.scratch = b
 	_, _ = c.bw.Write(b)
 	_ = c.bw.Flush()
