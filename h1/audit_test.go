@@ -142,3 +142,63 @@ func TestRefusalBodyIsFixed(t *testing.T) {
 		})
 	}
 }
+
+// RFC 9112, section 5.2: obs-fold (a field line that starts with a space
+// or tab continues the one before) may be refused with 400. net/http
+// joins the lines; a proxy in front or a backend behind may not, and then
+// they disagree on the field. (Failed before the fix: every folded input
+// was served, the lines joined.)
+func TestObsFoldRefused(t *testing.T) {
+	t.Parallel()
+	long := "X-Long: " + strings.Repeat("l", 6000) + "\r\n" // over the read buffer
+	tests := []struct {
+		name   string
+		req    string // "|" splits it into writes
+		status int
+	}{
+		{"space", "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n", 400},
+		{"tab", "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n\tb\r\n\r\n", 400},
+		{"blank continuation", "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n \r\n\r\n", 400},
+		{"bare LF", "GET / HTTP/1.1\nHost: x\nX-A: a\n b\n\n", 400},
+		{"Host", "GET / HTTP/1.1\r\nHost: a\r\n .example\r\n\r\n", 400},
+		{"Transfer-Encoding", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n", 400},
+		{"first field line", "GET / HTTP/1.1\r\n X-A: a\r\nHost: x\r\n\r\n", 400},
+		{"in pieces", "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n| b\r\n\r\n", 400},
+		{"after a long field", "GET / HTTP/1.1\r\nHost: x\r\n" + long + "X-A: a\r\n b\r\n\r\n", 400},
+		{"none", "GET / HTTP/1.1\r\nHost: x\r\nX-A: a b\r\n\r\n", 200},
+		{"none, in pieces", "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n|X-B: b\r\n\r\n", 200},
+		{"none, after a long field", "GET / HTTP/1.1\r\nHost: x\r\n" + long + "X-A: a\r\n\r\n", 200},
+		{"space in a value", "GET / HTTP/1.1\r\nHost: x\r\nX-A:  a\r\n\r\n", 200},
+	}
+	var calls recorder
+	ts := startServer(t, withAlive(func(w http.ResponseWriter, r *http.Request) { calls.add(r.Header.Get("X-A")) }))
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := ts.dial(t)
+			for i, part := range strings.Split(tt.req, "|") {
+				if i > 0 {
+					time.Sleep(20 * time.Millisecond) // the server reads the first part alone
+				}
+				c.send(part)
+			}
+			r := c.read("GET")
+			if r.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d", r.StatusCode, tt.status)
+			}
+			if tt.status == 200 {
+				c.expectOpen()
+			} else {
+				c.expectClosed()
+			}
+		})
+	}
+	t.Cleanup(func() {
+		// Only the served requests reached the handler.
+		for _, v := range calls.get() {
+			if strings.Contains(v, "b") && v != "a b" {
+				t.Errorf("handler saw a folded value %q", v)
+			}
+		}
+	})
+}

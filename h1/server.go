@@ -353,14 +353,16 @@ type conn struct {
 	watch           clientWatch
 	hijacked        bool
 	scratch         []byte
+	raw             []byte // a request's header as received, when it came in pieces
 }
 
 // limitReader caps what reading a request header may pull from the
 // connection, as net/http does.
 type limitReader struct {
-	c     *conn
-	n     int64
-	reads int // calls to Read
+	c      *conn
+	n      int64
+	reads  int  // calls to Read
+	record bool // append what is read to c.raw
 }
 
 func (l *limitReader) Read(p []byte) (int, error) {
@@ -373,6 +375,9 @@ func (l *limitReader) Read(p []byte) (int, error) {
 	n, err := l.c.rwc.Read(p)
 	l.n -= int64(n)
 	l.reads++
+	if l.record && n > 0 {
+		l.c.raw = append(l.c.raw, p[:n]...)
+	}
 	return n, err
 }
 
@@ -570,19 +575,50 @@ func (c *conn) readRequest() (*http.Request, error) {
 	// (awaitRequest's peek read it without a limit) counts.
 	c.lr.n = c.s.maxHeaderBytes() + 4096 - int64(c.br.Buffered())
 	c.lr.reads = 0
+	// http.ReadRequest does not tell everything the header said on the
+	// wire (a folded line, which framing fields it had): that is read
+	// from the header as received. Mostly it is all buffered already,
+	// and then the parser reads nothing more. Otherwise what the parser
+	// reads is recorded, as the buffered bytes move when it reads more.
 	pre, _ := c.br.Peek(c.br.Buffered())
+	wire, complete := scanHeader(pre)
+	if !complete {
+		c.raw = append(c.raw[:0], pre...)
+		c.lr.record = true
+	}
 	req, err := http.ReadRequest(c.br)
 	hitLimit := c.lr.n <= 0
 	c.lr.n = math.MaxInt64
+	c.lr.record = false
 	if err != nil {
 		if hitLimit {
 			return nil, errTooLarge
 		}
 		return nil, err
 	}
+	switch {
+	case !complete:
+		wire, complete = scanHeader(c.raw)
+		if cap(c.raw) > 16<<10 {
+			c.raw = nil
+		}
+	case c.lr.reads > 0:
+		complete = false // the parser read more: pre may have moved
+	}
+	if !complete {
+		// Not possible: the parser ends at the header's empty line.
+		c.s.log().Error("h1: request header not seen whole; refused", "remote", c.remote)
+		return nil, &requestError{http.StatusBadRequest, "header not seen whole"}
+	}
 	// What net/http's server checks on top of its parser.
 	if req.ProtoMajor != 1 {
 		return nil, &requestError{http.StatusHTTPVersionNotSupported, "unsupported protocol version"}
+	}
+	// RFC 9112, section 5.2: a server may refuse a folded field line
+	// with 400. net/http joins the lines; a proxy in front or a backend
+	// behind may not, and then they disagree on the field.
+	if wire.folded {
+		return nil, &requestError{http.StatusBadRequest, "obsolete line folding"}
 	}
 	if req.ProtoAtLeast(1, 1) && req.Host == "" && req.Method != http.MethodConnect {
 		return nil, &requestError{http.StatusBadRequest, "missing required Host header"}
@@ -607,7 +643,7 @@ func (c *conn) readRequest() (*http.Request, error) {
 			return nil, &requestError{http.StatusExpectationFailed, "unsupported Expect header"}
 		}
 	}
-	if !req.Close && ambiguousFraming(req, pre, c.lr.reads > 0) {
+	if !req.Close && ambiguousFraming(req, wire) {
 		req.Close = true
 	}
 	return req, nil
@@ -620,44 +656,72 @@ func (c *conn) readRequest() (*http.Request, error) {
 // by; a proxy in front may have gone by that one, and then what follows
 // the body is a smuggled request. RFC 9112, section 6.1: such a request
 // may be served, but the server "MUST close the connection after
-// responding". pre is what was buffered when parsing started; more: the
-// parser read more, so pre may not hold the whole header (and was maybe
-// overwritten), and in doubt the answer is yes.
-func ambiguousFraming(req *http.Request, pre []byte, more bool) bool {
-	var other []byte
-	switch {
-	case len(req.TransferEncoding) > 0:
-		other = contentLengthField
-	case !req.ProtoAtLeast(1, 1):
-		other = transferEncodingField
-	default:
-		return false
+// responding".
+func ambiguousFraming(req *http.Request, wire wireHeader) bool {
+	if len(req.TransferEncoding) > 0 {
+		return wire.contentLength
 	}
-	if more {
-		return true
-	}
-	_, h, _ := bytes.Cut(pre, lf) // after the request line
-	for len(h) > 0 {
-		var line []byte
-		line, h, _ = bytes.Cut(h, lf)
-		line = bytes.TrimSuffix(line, cr)
-		if len(line) == 0 {
-			return false // the end of the header
-		}
-		// A folded line starts with a space, so never matches.
-		if len(line) >= len(other) && bytes.EqualFold(line[:len(other)], other) {
-			return true
-		}
-	}
-	return false
+	return !req.ProtoAtLeast(1, 1) && wire.transferEncoding
 }
 
-var (
-	lf                    = []byte("\n")
-	cr                    = []byte("\r")
-	contentLengthField    = []byte("content-length:")
-	transferEncodingField = []byte("transfer-encoding:")
-)
+// wireHeader is what a request's header said on the wire that
+// http.ReadRequest does not tell.
+type wireHeader struct {
+	folded           bool // a line starting with a space or tab (obs-fold)
+	contentLength    bool // a Content-Length field
+	transferEncoding bool // a Transfer-Encoding field
+}
+
+// scanHeader reads the field lines of the request that b starts with,
+// split as net/textproto splits them (at LF, less a CR before it), up to
+// the empty line; complete: that line is in b.
+func scanHeader(b []byte) (w wireHeader, complete bool) {
+	i := bytes.IndexByte(b, '\n') // the request line
+	if i < 0 {
+		return w, false
+	}
+	b = b[i+1:]
+	for {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			return w, false
+		}
+		line := b[:i]
+		b = b[i+1:]
+		if len(line) > 0 && line[len(line)-1] == '\r' {
+			line = line[:len(line)-1]
+		}
+		if len(line) == 0 {
+			return w, true
+		}
+		switch line[0] {
+		case ' ', '\t':
+			w.folded = true
+		case 'c', 'C':
+			w.contentLength = w.contentLength || hasFieldName(line, "content-length")
+		case 't', 'T':
+			w.transferEncoding = w.transferEncoding || hasFieldName(line, "transfer-encoding")
+		}
+	}
+}
+
+// hasFieldName reports whether line is a field line named name (lower
+// case). The parser refused any space before the colon.
+func hasFieldName(line []byte, name string) bool {
+	return len(line) > len(name) && line[len(name)] == ':' && asciiEqualFold(line[:len(name)], name)
+}
+
+func asciiEqualFold(b []byte, lower string) bool {
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}
 
 // refuse answers a request that could not be read, unless the client just
 // went away or was too slow, and the connection ends.
