@@ -202,3 +202,56 @@ func TestObsFoldRefused(t *testing.T) {
 		}
 	})
 }
+
+// RFC 9112, section 3.2: an HTTP/1.1 request needs one valid Host field,
+// which may be empty, whatever the form of its target; with an
+// absolute-form target, the target's authority is the host (section
+// 3.2.2). (Failed before the fix: an absolute-form target without a Host
+// field, or with an invalid one, was served: the check went by the
+// target's authority; an empty Host was refused.)
+func TestHostField(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		req    string
+		status int
+		host   string // Request.Host, when served
+	}{
+		{"absolute-form without Host", "GET http://a.example/x HTTP/1.1\r\n\r\n", 400, ""},
+		{"absolute-form with an invalid Host", "GET http://a.example/x HTTP/1.1\r\nHost: a\"b\r\n\r\n", 400, ""},
+		{"absolute-form with another Host", "GET http://a.example/x HTTP/1.1\r\nHost: b.example\r\n\r\n", 200, "a.example"},
+		{"absolute-form with an empty Host", "GET http://a.example/x HTTP/1.1\r\nHost:\r\n\r\n", 200, "a.example"},
+		{"absolute-form with a port", "GET http://a.example:8080/x HTTP/1.1\r\nHost: a.example:8080\r\n\r\n", 200, "a.example:8080"},
+		{"absolute-form without authority", "GET http:///x HTTP/1.1\r\nHost: b.example\r\n\r\n", 200, "b.example"},
+		{"absolute-form on HTTP/1.0 without Host", "GET http://a.example/x HTTP/1.0\r\n\r\n", 200, "a.example"},
+		{"empty Host", "GET / HTTP/1.1\r\nHost:\r\n\r\n", 200, ""},
+		{"blank Host", "GET / HTTP/1.1\r\nHost:   \r\n\r\n", 200, ""},
+		{"missing Host", "GET / HTTP/1.1\r\n\r\n", 400, ""},
+		{"missing Host on HTTP/1.0", "GET / HTTP/1.0\r\n\r\n", 200, ""},
+		{"CONNECT without Host", "CONNECT a.example:443 HTTP/1.1\r\n\r\n", 200, "a.example:443"},
+		{"Host with userinfo", "GET / HTTP/1.1\r\nHost: u@a.example\r\n\r\n", 400, ""},
+		{"IPv6 Host", "GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n", 200, "[::1]:8080"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var seen recorder
+			ts := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				seen.add(r.Host + " " + strings.Join(r.Header["Host"], ",")) // no field: Request.Host is the host
+			}))
+			c := ts.dial(t)
+			c.send(tt.req)
+			r := c.read("GET")
+			if r.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d", r.StatusCode, tt.status)
+			}
+			want := ""
+			if tt.status == 200 {
+				want = tt.host + " "
+			}
+			if got := seen.String(); got != want {
+				t.Errorf("handler saw Host and field %q, want %q", got, want)
+			}
+		})
+	}
+}

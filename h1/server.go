@@ -620,10 +620,16 @@ func (c *conn) readRequest() (*http.Request, error) {
 	if wire.folded {
 		return nil, &requestError{http.StatusBadRequest, "obsolete line folding"}
 	}
-	if req.ProtoAtLeast(1, 1) && req.Host == "" && req.Method != http.MethodConnect {
+	// RFC 9112, section 3.2: an HTTP/1.1 request has a Host field (the
+	// parser refuses two), whatever the form of its target, and it must
+	// be valid; it may be empty (a target without an authority). With an
+	// absolute-form target, the target's authority is the host (section
+	// 3.2.2): the parser made it Request.Host, and removed the field, as
+	// net/http does, so that a handler sees one host only.
+	if req.ProtoAtLeast(1, 1) && !wire.host && req.Method != http.MethodConnect {
 		return nil, &requestError{http.StatusBadRequest, "missing required Host header"}
 	}
-	if req.Host != "" && !validHost(req.Host) {
+	if !validHost(req.Host) || req.URL.Host != "" && wire.host && !validHost(string(wire.hostValue)) {
 		return nil, &requestError{http.StatusBadRequest, "malformed Host header"}
 	}
 	for k, vv := range req.Header {
@@ -670,6 +676,8 @@ type wireHeader struct {
 	folded           bool // a line starting with a space or tab (obs-fold)
 	contentLength    bool // a Content-Length field
 	transferEncoding bool // a Transfer-Encoding field
+	host             bool // a Host field
+	hostValue        []byte
 }
 
 // scanHeader reads the field lines of the request that b starts with,
@@ -701,6 +709,11 @@ func scanHeader(b []byte) (w wireHeader, complete bool) {
 			w.contentLength = w.contentLength || hasFieldName(line, "content-length")
 		case 't', 'T':
 			w.transferEncoding = w.transferEncoding || hasFieldName(line, "transfer-encoding")
+		case 'h', 'H':
+			if hasFieldName(line, "host") {
+				// Trimmed as net/textproto trims a value.
+				w.host, w.hostValue = true, bytes.Trim(line[len("host:"):], " \t\r\n")
+			}
 		}
 	}
 }
