@@ -620,6 +620,9 @@ func (c *conn) readRequest() (*http.Request, error) {
 	if wire.folded {
 		return nil, &requestError{http.StatusBadRequest, "obsolete line folding"}
 	}
+	if ambiguousFraming(req, wire) {
+		return nil, &requestError{http.StatusBadRequest, "ambiguous message framing"}
+	}
 	// RFC 9112, section 3.2: an HTTP/1.1 request has a Host field (the
 	// parser refuses two), whatever the form of its target, and it must
 	// be valid; it may be empty (a target without an authority). With an
@@ -649,20 +652,20 @@ func (c *conn) readRequest() (*http.Request, error) {
 			return nil, &requestError{http.StatusExpectationFailed, "unsupported Expect header"}
 		}
 	}
-	if !req.Close && ambiguousFraming(req, wire) {
-		req.Close = true
-	}
 	return req, nil
 }
 
 // ambiguousFraming reports whether a request's header had both
 // Transfer-Encoding and Content-Length, or is HTTP/1.0 and had
 // Transfer-Encoding. http.ReadRequest goes by the first in the one case
-// and by Content-Length in the other, and drops the header it did not go
+// and by Content-Length in the other, and drops the field it did not go
 // by; a proxy in front may have gone by that one, and then what follows
-// the body is a smuggled request. RFC 9112, section 6.1: such a request
-// may be served, but the server "MUST close the connection after
-// responding".
+// the body is a smuggled request, or a part of the body. RFC 9112,
+// section 6.3: with both fields, the message "ought to be handled as an
+// error"; section 6.1: HTTP/1.0 with Transfer-Encoding is to be treated
+// "as if the framing is faulty", and faulty framing is answered 400 and
+// the connection closed (section 6.3). So h1 refuses both, as nginx
+// does; net/http serves them (and keeps the connection).
 func ambiguousFraming(req *http.Request, wire wireHeader) bool {
 	if len(req.TransferEncoding) > 0 {
 		return wire.contentLength
@@ -752,7 +755,9 @@ func (c *conn) refuse(err error) {
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed),
 		errors.As(err, &oe), errors.As(err, &ne) && ne.Timeout():
 		return // nobody to answer, or too slow to deserve one
-	case strings.Contains(reason, "unsupported transfer encoding"):
+	// The parser's errors for a Transfer-Encoding other than chunked (its
+	// unsupportedTEError), by their start: the rest quotes the client.
+	case strings.HasPrefix(reason, "unsupported transfer encoding: "), strings.HasPrefix(reason, "too many transfer encodings: "):
 		status = http.StatusNotImplemented
 	}
 	c.s.log().Debug("bad request", "remote", c.remote, "status", status, "err", err)
