@@ -255,3 +255,66 @@ func TestHostField(t *testing.T) {
 		})
 	}
 }
+
+// The Expect field (RFC 9110, section 10.1.1): empty members expect
+// nothing; 100-continue, however often, gets a 100 Continue when the body
+// is read; any other member is a 417. (Failed before the fix: an empty
+// Expect field was a 417, as was 100-continue sent twice.)
+func TestExpectField(t *testing.T) {
+	t.Parallel()
+	const (
+		none     = iota // the final response comes without a 100 Continue
+		cont            // 100 Continue, then the final response
+		refused         // 417
+	)
+	tests := []struct {
+		name   string
+		fields string
+		want   int
+	}{
+		{"empty", "Expect:\r\n", none},
+		{"blank", "Expect:   \r\n", none},
+		{"empty members", "Expect: , ,\r\n", none},
+		{"100-continue", "Expect: 100-continue\r\n", cont},
+		{"upper case", "Expect: 100-CONTINUE\r\n", cont},
+		{"twice in a list", "Expect: 100-continue, 100-continue\r\n", cont},
+		{"in two fields", "Expect: 100-continue\r\nExpect: 100-continue\r\n", cont},
+		{"with an empty field", "Expect:\r\nExpect: 100-continue\r\n", cont},
+		{"other", "Expect: foo\r\n", refused},
+		{"100-continue and other", "Expect: 100-continue, foo\r\n", refused},
+		{"with a parameter", "Expect: 100-continue;a=b\r\n", refused},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ts := startServer(t, withAlive(func(w http.ResponseWriter, r *http.Request) {
+				b, _ := io.ReadAll(r.Body)
+				_, _ = w.Write(b)
+			}))
+			c := ts.dial(t)
+			head := "POST / HTTP/1.1\r\nHost: x\r\n" + tt.fields + "Content-Length: 5\r\n\r\n"
+			switch tt.want {
+			case cont:
+				c.send(head)
+				if r := c.read("POST"); r.StatusCode != http.StatusContinue {
+					t.Fatalf("got %d before the body, want 100", r.StatusCode)
+				}
+				c.send("hello")
+			default:
+				c.send(head + "hello")
+			}
+			r := c.read("POST")
+			if tt.want == refused {
+				if r.StatusCode != http.StatusExpectationFailed {
+					t.Fatalf("got %d, want 417", r.StatusCode)
+				}
+				c.expectClosed()
+				return
+			}
+			if r.StatusCode != 200 || r.body != "hello" {
+				t.Fatalf("got %d %q, want 200 \"hello\"", r.StatusCode, r.body)
+			}
+			c.expectOpen()
+		})
+	}
+}

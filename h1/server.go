@@ -648,11 +648,30 @@ func (c *conn) readRequest() (*http.Request, error) {
 	// A 100-continue from an HTTP/1.0 client is ignored (RFC 9110,
 	// section 10.1.1): see handle.
 	if e, ok := req.Header["Expect"]; ok {
-		if len(e) != 1 || !strings.EqualFold(e[0], "100-continue") {
+		if _, known := expectation(e); !known {
 			return nil, &requestError{http.StatusExpectationFailed, "unsupported Expect header"}
 		}
 	}
 	return req, nil
+}
+
+// expectation reads the Expect fields (RFC 9110, section 10.1.1): cont,
+// the client waits for 100 Continue; known, no member is other than
+// 100-continue. Empty members, and an empty field, expect nothing.
+func expectation(vv []string) (cont, known bool) {
+	known = true
+	for _, v := range vv {
+		for m := range strings.SplitSeq(v, ",") {
+			switch m = strings.TrimSpace(m); {
+			case m == "":
+			case strings.EqualFold(m, "100-continue"):
+				cont = true
+			default:
+				known = false
+			}
+		}
+	}
+	return cont, known
 }
 
 // ambiguousFraming reports whether a request's header had both
@@ -795,7 +814,8 @@ func (c *conn) handle(req *http.Request) bool {
 	w.reset(req)
 	var body *requestBody
 	if req.Body != nil && req.Body != http.NoBody {
-		body = &requestBody{rc: req.Body, c: c, expect: req.Header["Expect"] != nil && req.ProtoAtLeast(1, 1)}
+		cont, _ := expectation(req.Header["Expect"])
+		body = &requestBody{rc: req.Body, c: c, expect: cont && req.ProtoAtLeast(1, 1)}
 		w.body = body
 		req.Body = body
 		// Reading the body is not bounded here: the handler's own timeouts
