@@ -318,3 +318,55 @@ func TestExpectField(t *testing.T) {
 		})
 	}
 }
+
+// RFC 9112, section 2.2: a few empty lines before a request line are
+// ignored, on a new connection and between requests (a client may end a
+// body with an extra CRLF); more than four, or a bare CR, are a 400.
+// (Failed before the fix: any empty line before a request line was a 400.)
+func TestLeadingEmptyLines(t *testing.T) {
+	t.Parallel()
+	post := "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi"
+	tests := []struct {
+		name   string
+		req    string // "|" splits it into writes
+		status []int  // of the responses before the GET /alive
+	}{
+		{"CRLF first", "\r\n" + get, []int{200}},
+		{"two CRLFs first", "\r\n\r\n" + get, []int{200}},
+		{"LF first", "\n" + get, []int{200}},
+		{"four CRLFs", strings.Repeat("\r\n", 4) + get, []int{200}},
+		{"CRLF after a body", post + "\r\n" + get, []int{200, 200}},
+		{"two CRLFs after a body", post + "\r\n\r\n" + get, []int{200, 200}},
+		{"CRLF after a GET", get + "\r\n" + get, []int{200, 200}},
+		{"CRLF alone, request later", get + "\r\n|" + get, []int{200, 200}},
+		{"CR alone, LF later", get + "\r|\n" + get, []int{200, 200}},
+		{"five CRLFs", strings.Repeat("\r\n", 5) + get, []int{400}},
+		{"bare CR", "\r" + get, []int{400}},
+		{"bare CR after a GET", get + "\r" + get, []int{200, 400}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ts := startServer(t, withAlive(func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.Copy(io.Discard, r.Body)
+			}))
+			c := ts.dial(t)
+			for i, part := range strings.Split(tt.req, "|") {
+				if i > 0 {
+					time.Sleep(20 * time.Millisecond) // the server waits for it
+				}
+				c.send(part)
+			}
+			for i, want := range tt.status {
+				if r := c.read("GET"); r.StatusCode != want {
+					t.Fatalf("response %d: status %d, want %d", i, r.StatusCode, want)
+				}
+			}
+			if tt.status[len(tt.status)-1] == 200 {
+				c.expectOpen()
+			} else {
+				c.expectClosed()
+			}
+		})
+	}
+}

@@ -81,6 +81,8 @@ const (
 	// away to keep a connection; with more left it is closed (net/http's
 	// maxPostHandlerReadBytes).
 	maxDrain = 256 << 10
+	// maxEmptyLines: empty lines skipped before a request line.
+	maxEmptyLines = 4
 	// smallBody: a response without a Content-Length whose whole body
 	// fits gets one computed instead of chunked framing.
 	smallBody = 2048
@@ -506,6 +508,30 @@ func (c *conn) awaitRequest(first bool) bool {
 	b, err := c.br.Peek(1)
 	if err != nil {
 		return false
+	}
+	// RFC 9112, section 2.2: a server "SHOULD ignore at least one empty
+	// line (CRLF) received prior to the request-line"; some clients end
+	// a body with one. A few are skipped, waiting for what follows as an
+	// idle connection does; more, or a bare CR, go to the parser, which
+	// refuses them.
+	for n := 0; b[0] == '\r' || b[0] == '\n'; n++ {
+		skip := 1
+		if b[0] == '\r' {
+			if b, err = c.br.Peek(2); err != nil {
+				return false
+			}
+			if b[1] != '\n' {
+				break
+			}
+			skip = 2
+		}
+		if n == maxEmptyLines {
+			break
+		}
+		_, _ = c.br.Discard(skip)
+		if b, err = c.br.Peek(1); err != nil {
+			return false
+		}
 	}
 	if first && c.s.H2C && c.s.HTTP2 != nil && c.tls == nil && b[0] == http2Preface[0] && c.isHTTP2Preface() {
 		_ = c.rwc.SetReadDeadline(time.Time{})
