@@ -1,6 +1,7 @@
 package h1
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -366,6 +367,76 @@ func TestLeadingEmptyLines(t *testing.T) {
 				c.expectOpen()
 			} else {
 				c.expectClosed()
+			}
+		})
+	}
+}
+
+// When the connection is to close after a response because of the
+// request's body, the response says so, where that is known before its
+// head goes out: a body whose read failed (a malformed chunk), and a body
+// the handler left whose rest cannot be drained (over 256 KiB, malformed,
+// or not arriving), which is drained before the head of a response
+// finished by the handler's return. (Failed before the fix: each such
+// response went out without Connection: close, and then the connection
+// closed.)
+func TestCloseIsAnnounced(t *testing.T) {
+	t.Parallel()
+	const req = "POST /%s HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+	big := fmt.Sprintf("%x\r\n%s\r\n0\r\n\r\n", maxDrain+1024, strings.Repeat("b", maxDrain+1024))
+	tests := []struct {
+		name  string
+		path  string // read: the handler reads the body; one: one byte of it; else none
+		body  string // "|" splits it into writes
+		close bool
+	}{
+		{"malformed chunk, read", "read", "5\r\nhelloXX0\r\n\r\n", true},
+		{"chunk size overflow, read", "read", "ffffffffffffffffff\r\nhello\r\n0\r\n\r\n", true},
+		{"bare LF in chunk, read", "read", "5\nhello\n0\n\n", true},
+		{"malformed chunk, unread", "none", "5\r\nhelloXX0\r\n\r\n", true},
+		{"over 256 KiB, unread", "none", big, true},
+		{"over 256 KiB, one byte read", "one", big, true},
+		{"body stops, unread", "none", "5\r\nhel", true},
+		{"small, read", "read", "5\r\nhello\r\n0\r\n\r\n", false},
+		{"small, unread", "none", "5\r\nhello\r\n0\r\n\r\n", false},
+		{"small, one byte read", "one", "5\r\nhello\r\n0\r\n\r\n", false},
+		{"small, unread, in pieces", "none", "5\r\nhel|lo\r\n0\r\n\r\n", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ts := startServer(t, withAlive(func(w http.ResponseWriter, r *http.Request) {
+				switch r.URL.Path {
+				case "/read":
+					_, _ = io.Copy(io.Discard, r.Body)
+				case "/one":
+					_, _ = r.Body.Read(make([]byte, 1))
+				}
+				_, _ = io.WriteString(w, "ok")
+			}))
+			c := ts.dial(t)
+			c.send(fmt.Sprintf(req, tt.path))
+			sent := make(chan struct{})
+			go func() { // the server may not read it all
+				defer close(sent)
+				for i, part := range strings.Split(tt.body, "|") {
+					if i > 0 {
+						time.Sleep(20 * time.Millisecond)
+					}
+					if _, err := io.WriteString(c.c, part); err != nil {
+						return
+					}
+				}
+			}()
+			r := c.read("POST")
+			if got := r.wire.Get("Connection") == "close"; r.StatusCode != 200 || got != tt.close {
+				t.Fatalf("status %d, Connection %q; want 200, close=%v", r.StatusCode, r.wire.Get("Connection"), tt.close)
+			}
+			if tt.close {
+				c.expectClosed()
+			} else {
+				<-sent // the next request follows the body
+				c.expectOpen()
 			}
 		})
 	}

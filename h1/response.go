@@ -146,11 +146,6 @@ func (w *response) writeContinue() {
 // commit decides the framing and writes the status line and header.
 // final: the handler returned, so the body is all in pending.
 func (w *response) commit(final bool) {
-	if w.body != nil && w.body.expect {
-		w.wmu.Lock()
-		defer w.wmu.Unlock()
-	}
-	w.committed = true
 	req := w.req
 	sendLength := false
 	switch {
@@ -176,6 +171,19 @@ func (w *response) commit(final bool) {
 	if req.Close || w.c.s.shutdown.Load() || hasToken(w.connVals, "close") {
 		w.closeAfter = true
 	}
+	// The handler is done and left some of the body: drain it now, so the
+	// head can say whether the connection goes on. Not while the handler
+	// runs: it may still read the body (full duplex); the rest is drained
+	// after the response, and if that fails the connection closes
+	// unannounced, as the head is out.
+	if final && !w.closeAfter && w.body != nil && !w.body.eof.Load() && !w.body.drainEarly() {
+		w.closeAfter = true
+	}
+	if w.body != nil && w.body.expect {
+		w.wmu.Lock()
+		defer w.wmu.Unlock()
+	}
+	w.committed = true
 	b := w.head
 	if sendLength {
 		b = append(b, "Content-Length: "...)

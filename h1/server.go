@@ -83,6 +83,10 @@ const (
 	maxDrain = 256 << 10
 	// maxEmptyLines: empty lines skipped before a request line.
 	maxEmptyLines = 4
+	// headDrainWait bounds the wait for the rest of a body the handler
+	// did not read, before its response's head (see drainEarly). A client
+	// that is slower loses the connection, not the response's time.
+	headDrainWait = 500 * time.Millisecond
 	// smallBody: a response without a Content-Length whose whole body
 	// fits gets one computed instead of chunked framing.
 	smallBody = 2048
@@ -900,6 +904,7 @@ type requestBody struct {
 	closed  bool
 	sent100 atomic.Bool
 	eof     atomic.Bool
+	failed  atomic.Bool // a read failed before the end: the framing is lost
 	n       atomic.Int64
 }
 
@@ -916,8 +921,11 @@ func (b *requestBody) Read(p []byte) (int, error) {
 	}
 	n, err := b.rc.Read(p)
 	b.n.Add(int64(n))
-	if err == io.EOF {
+	switch {
+	case err == io.EOF:
 		b.eof.Store(true)
+	case err != nil:
+		b.failed.Store(true)
 	}
 	return n, err
 }
@@ -927,17 +935,54 @@ func (b *requestBody) Read(p []byte) (int, error) {
 func (b *requestBody) Close() error { return nil }
 
 // undrainable reports, as the final response starts, whether what is left
-// of the body cannot be drained afterwards: the client never got its
-// 100 Continue (it may never send the body), or more than maxDrain bytes
-// are declared to remain.
+// of the body cannot be drained afterwards: a read failed (a malformed
+// chunk, a timeout), the client never got its 100 Continue (it may never
+// send the body), or more than maxDrain bytes are declared to remain.
 func (b *requestBody) undrainable(declared int64) bool {
 	if b.eof.Load() {
 		return false
 	}
-	if b.expect && !b.sent100.Load() {
+	if b.failed.Load() || b.expect && !b.sent100.Load() {
 		return true
 	}
 	return declared >= 0 && declared-b.n.Load() > maxDrain
+}
+
+// drainEarly drains what the handler left of the body before the head of
+// its response is written, so that the head can say whether the
+// connection goes on (a chunked body's size is known only at its end):
+// up to maxDrain bytes, arriving within headDrainWait (or the earlier
+// deadline the handler or the server set). False: the body did not end
+// so, and the connection is to close.
+func (b *requestBody) drainEarly() bool {
+	c := b.c
+	d := time.Now().Add(headDrainWait)
+	if !c.readDeadline.IsZero() && c.readDeadline.Before(d) {
+		d = c.readDeadline
+	}
+	if c.deadlineTouched.Load() {
+		if h := c.handlerDeadline.Load(); h != 0 && h < d.UnixNano() {
+			d = time.Unix(0, h)
+		}
+	}
+	// Before the lock: a read the handler left running elsewhere holds
+	// it while it waits, and ends at this deadline.
+	c.setReadDeadline(d)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.eof.Load() {
+		return true
+	}
+	if b.closed || b.failed.Load() {
+		return false
+	}
+	_, err := io.CopyN(io.Discard, b.rc, maxDrain+1)
+	if err == io.EOF {
+		b.eof.Store(true)
+		return true
+	}
+	b.failed.Store(true) // over maxDrain, or the read failed: stop here
+	return false
 }
 
 // finish drains up to maxDrain bytes of what the handler left, if the
