@@ -264,9 +264,9 @@ func TestHostField(t *testing.T) {
 func TestExpectField(t *testing.T) {
 	t.Parallel()
 	const (
-		none     = iota // the final response comes without a 100 Continue
-		cont            // 100 Continue, then the final response
-		refused         // 417
+		none    = iota // the final response comes without a 100 Continue
+		cont           // 100 Continue, then the final response
+		refused        // 417
 	)
 	tests := []struct {
 		name   string
@@ -438,6 +438,54 @@ func TestCloseIsAnnounced(t *testing.T) {
 				<-sent // the next request follows the body
 				c.expectOpen()
 			}
+		})
+	}
+}
+
+// A HEAD response has the Content-Length a GET would get (RFC 9110,
+// section 9.3.2): the declared one, or that of a small body the handler
+// wrote in full, as net/http computes it; none when nothing was written
+// (a proxy's HEAD response from a backend that sent no length) or the
+// body is too large to be known. (Failed before the fix: a small body
+// written for a HEAD gave no Content-Length.)
+func TestHeadContentLength(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		path, want string // want: the Content-Length, "" none
+	}{
+		{"/small", "5"},
+		{"/declared", "11"},
+		{"/nothing", ""},
+		{"/large", ""},
+		{"/flushed", ""},
+		{"/trailer", ""},
+	}
+	ts := startServer(t, withAlive(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/small":
+			_, _ = io.WriteString(w, "hello")
+		case "/declared":
+			w.Header().Set("Content-Length", "11")
+		case "/large":
+			_, _ = io.WriteString(w, strings.Repeat("x", smallBody+1))
+		case "/flushed":
+			_, _ = io.WriteString(w, "hello")
+			w.(http.Flusher).Flush()
+		case "/trailer":
+			w.Header().Set("Trailer", "X-T")
+			_, _ = io.WriteString(w, "hello")
+		}
+	}))
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			t.Parallel()
+			c := ts.dial(t)
+			c.send("HEAD " + tt.path + " HTTP/1.1\r\nHost: x\r\n\r\n")
+			r := c.read("HEAD")
+			if got := r.wire.Get("Content-Length"); r.StatusCode != 200 || got != tt.want || r.body != "" {
+				t.Fatalf("status %d, Content-Length %q, body %q; want 200, %q, none", r.StatusCode, got, r.body, tt.want)
+			}
+			c.expectOpen()
 		})
 	}
 }

@@ -151,7 +151,12 @@ func (w *response) commit(final bool) {
 	switch {
 	case !bodyAllowed(w.status):
 	case req.Method == http.MethodHead:
-		sendLength = w.contentLen >= 0 // what a GET would get
+		// What a GET would get: the declared length, or, as net/http
+		// does, the length of a small body the handler wrote in full.
+		if w.contentLen < 0 && final && w.written > 0 && w.written <= smallBody && len(w.declared) == 0 {
+			w.contentLen = w.written
+		}
+		sendLength = w.contentLen >= 0
 	case len(w.declared) > 0 && req.ProtoAtLeast(1, 1):
 		w.trailers = w.declared
 		w.contentLen, w.chunked = -1, true
@@ -288,7 +293,8 @@ func (w *response) Write(p []byte) (int, error) {
 		if !bodyAllowed(w.status) {
 			return 0, http.ErrBodyNotAllowed
 		}
-		return len(p), nil // HEAD: the body is not sent
+		w.written += int64(len(p)) // for a HEAD's Content-Length
+		return len(p), nil         // HEAD: the body is not sent
 	}
 	if w.contentLen >= 0 && w.written+int64(len(p)) > w.contentLen {
 		return 0, http.ErrContentLength
