@@ -14,6 +14,11 @@
 // What it does differently: it reads ahead to notice a client that
 // disconnects only when the handler asks (WatchClient, watch.go), and a
 // request's context is never cancelled; it does not sniff a Content-Type.
+// It refuses with 400 what two parsers may read differently (both
+// Content-Length and Transfer-Encoding, Transfer-Encoding on HTTP/1.0,
+// obs-fold), and skips empty lines before any request line. Its error
+// pages never repeat what the client sent. docs/dataplane.md lists the
+// differences; differential_test.go checks them against net/http.
 package h1
 
 import (
