@@ -19,7 +19,8 @@ import (
 // stream, in two writes split at split, and checks what comes back: a
 // sequence of well-formed HTTP/1.1 responses, one for each request the
 // handler saw and in order, each carrying that request's body back,
-// followed at most by one refusal; and no panic, hang or error log.
+// followed at most by one refusal, whose body is the status text and
+// nothing of what the client sent; and no panic, hang or error log.
 //
 // Inputs are kept short: the fuzzer minimizes each new interesting input
 // with a quadratic search, which on inputs of kilobytes takes a minute.
@@ -60,6 +61,30 @@ func FuzzServeConn(f *testing.F) {
 		"\r\n" + get,
 		"GET / HTTP/1.1\r\nHost: x\r\n\r\nGARBAGE\r\n\r\n",
 		"\x00\xff\r\n\r\n",
+		// Shapes of issue 16: empty Host, absolute-form, obs-fold, empty
+		// lines before a request, malformed chunked bodies, both framings.
+		"GET / HTTP/1.1\r\nHost:\r\n\r\n" + get,
+		"GET http://a.example/x HTTP/1.1\r\n\r\n",
+		"GET http://a.example/x HTTP/1.1\r\nHost: a\"b\r\n\r\n",
+		"GET http://a.example/x HTTP/1.1\r\nHost:\r\n\r\n" + get,
+		"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n\tb\r\n\r\n",
+		"\r\n\r\n\n" + get + "\r\n" + get,
+		"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi\r\n\r\n" + get,
+		"\r\n\r\n\r\n\r\n\r\n" + get,
+		"\r" + get,
+		"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n" + get,
+		"POST /big HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\nhello\r\n0\r\n\r\n" + get,
+		"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\n0\n\n" + get,
+		"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n",
+		"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+		"POST / HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + get,
+		"POST / HTTP/1.1\r\nHost: x\r\nExpect:\r\nContent-Length: 5\r\n\r\nhello" + get,
+		"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue, 100-continue\r\nContent-Length: 5\r\n\r\nhello" + get,
+		"HEAD / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello" + get,
+		// Parser errors that quote the client: never in the answer.
+		"<script>M4RK3R</script>\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: <M4RK3R>\r\n\r\n",
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s), uint16(len(s)))
@@ -207,6 +232,15 @@ func checkResponses(out []byte, calls []call) error {
 			if resp.StatusCode < 400 || !resp.Close {
 				return fmt.Errorf("response %d without a request: %d, close=%v", answered, resp.StatusCode, resp.Close)
 			}
+			// Its body and fields are fixed: nothing the client sent.
+			if string(body) != http.StatusText(resp.StatusCode) {
+				return fmt.Errorf("refusal %d has body %q, want the status text", resp.StatusCode, body)
+			}
+			for k := range resp.Header {
+				if k != "Content-Type" && k != "Connection" {
+					return fmt.Errorf("refusal %d has field %s", resp.StatusCode, k)
+				}
+			}
 			if rest, _ := io.ReadAll(br); len(rest) > 0 {
 				return fmt.Errorf("%q after a refusal", rest)
 			}
@@ -214,6 +248,14 @@ func checkResponses(out []byte, calls []call) error {
 		}
 		if resp.Header.Get("Date") == "" {
 			return fmt.Errorf("response %d has no Date", answered)
+		}
+		// A body whose read failed leaves the connection unusable: the
+		// response says so, and nothing follows it.
+		if resp.Header.Get("X-Body-Error") != "" && !resp.Close {
+			return fmt.Errorf("response %d to a request whose body failed does not say Connection: close", answered)
+		}
+		if resp.Close && answered+1 < len(calls) {
+			return fmt.Errorf("response %d says Connection: close, yet %d more requests were served", answered, len(calls)-answered-1)
 		}
 		c := calls[answered]
 		want := c.want()

@@ -146,17 +146,17 @@ func (w *response) writeContinue() {
 // commit decides the framing and writes the status line and header.
 // final: the handler returned, so the body is all in pending.
 func (w *response) commit(final bool) {
-	if w.body != nil && w.body.expect {
-		w.wmu.Lock()
-		defer w.wmu.Unlock()
-	}
-	w.committed = true
 	req := w.req
 	sendLength := false
 	switch {
 	case !bodyAllowed(w.status):
 	case req.Method == http.MethodHead:
-		sendLength = w.contentLen >= 0 // what a GET would get
+		// What a GET would get: the declared length, or, as net/http
+		// does, the length of a small body the handler wrote in full.
+		if w.contentLen < 0 && final && w.written > 0 && w.written <= smallBody && len(w.declared) == 0 {
+			w.contentLen = w.written
+		}
+		sendLength = w.contentLen >= 0
 	case len(w.declared) > 0 && req.ProtoAtLeast(1, 1):
 		w.trailers = w.declared
 		w.contentLen, w.chunked = -1, true
@@ -176,6 +176,19 @@ func (w *response) commit(final bool) {
 	if req.Close || w.c.s.shutdown.Load() || hasToken(w.connVals, "close") {
 		w.closeAfter = true
 	}
+	// The handler is done and left some of the body: drain it now, so the
+	// head can say whether the connection goes on. Not while the handler
+	// runs: it may still read the body (full duplex); the rest is drained
+	// after the response, and if that fails the connection closes
+	// unannounced, as the head is out.
+	if final && !w.closeAfter && w.body != nil && !w.body.eof.Load() && !w.body.drainEarly() {
+		w.closeAfter = true
+	}
+	if w.body != nil && w.body.expect {
+		w.wmu.Lock()
+		defer w.wmu.Unlock()
+	}
+	w.committed = true
 	b := w.head
 	if sendLength {
 		b = append(b, "Content-Length: "...)
@@ -280,7 +293,8 @@ func (w *response) Write(p []byte) (int, error) {
 		if !bodyAllowed(w.status) {
 			return 0, http.ErrBodyNotAllowed
 		}
-		return len(p), nil // HEAD: the body is not sent
+		w.written += int64(len(p)) // for a HEAD's Content-Length
+		return len(p), nil         // HEAD: the body is not sent
 	}
 	if w.contentLen >= 0 && w.written+int64(len(p)) > w.contentLen {
 		return 0, http.ErrContentLength

@@ -14,6 +14,11 @@
 // What it does differently: it reads ahead to notice a client that
 // disconnects only when the handler asks (WatchClient, watch.go), and a
 // request's context is never cancelled; it does not sniff a Content-Type.
+// It refuses with 400 what two parsers may read differently (both
+// Content-Length and Transfer-Encoding, Transfer-Encoding on HTTP/1.0,
+// obs-fold), and skips empty lines before any request line. Its error
+// pages never repeat what the client sent. docs/dataplane.md lists the
+// differences; differential_test.go checks them against net/http.
 package h1
 
 import (
@@ -81,6 +86,12 @@ const (
 	// away to keep a connection; with more left it is closed (net/http's
 	// maxPostHandlerReadBytes).
 	maxDrain = 256 << 10
+	// maxEmptyLines: empty lines skipped before a request line.
+	maxEmptyLines = 4
+	// headDrainWait bounds the wait for the rest of a body the handler
+	// did not read, before its response's head (see drainEarly). A client
+	// that is slower loses the connection, not the response's time.
+	headDrainWait = 500 * time.Millisecond
 	// smallBody: a response without a Content-Length whose whole body
 	// fits gets one computed instead of chunked framing.
 	smallBody = 2048
@@ -353,14 +364,16 @@ type conn struct {
 	watch           clientWatch
 	hijacked        bool
 	scratch         []byte
+	raw             []byte // a request's header as received, when it came in pieces
 }
 
 // limitReader caps what reading a request header may pull from the
 // connection, as net/http does.
 type limitReader struct {
-	c     *conn
-	n     int64
-	reads int // calls to Read
+	c      *conn
+	n      int64
+	reads  int  // calls to Read
+	record bool // append what is read to c.raw
 }
 
 func (l *limitReader) Read(p []byte) (int, error) {
@@ -373,6 +386,9 @@ func (l *limitReader) Read(p []byte) (int, error) {
 	n, err := l.c.rwc.Read(p)
 	l.n -= int64(n)
 	l.reads++
+	if l.record && n > 0 {
+		l.c.raw = append(l.c.raw, p[:n]...)
+	}
 	return n, err
 }
 
@@ -502,6 +518,30 @@ func (c *conn) awaitRequest(first bool) bool {
 	if err != nil {
 		return false
 	}
+	// RFC 9112, section 2.2: a server "SHOULD ignore at least one empty
+	// line (CRLF) received prior to the request-line"; some clients end
+	// a body with one. A few are skipped, waiting for what follows as an
+	// idle connection does; more, or a bare CR, go to the parser, which
+	// refuses them.
+	for n := 0; b[0] == '\r' || b[0] == '\n'; n++ {
+		skip := 1
+		if b[0] == '\r' {
+			if b, err = c.br.Peek(2); err != nil {
+				return false
+			}
+			if b[1] != '\n' {
+				break
+			}
+			skip = 2
+		}
+		if n == maxEmptyLines {
+			break
+		}
+		_, _ = c.br.Discard(skip)
+		if b, err = c.br.Peek(1); err != nil {
+			return false
+		}
+	}
 	if first && c.s.H2C && c.s.HTTP2 != nil && c.tls == nil && b[0] == http2Preface[0] && c.isHTTP2Preface() {
 		_ = c.rwc.SetReadDeadline(time.Time{})
 		c.handOff(&bufferedConn{Conn: c.rwc, br: c.br})
@@ -570,24 +610,64 @@ func (c *conn) readRequest() (*http.Request, error) {
 	// (awaitRequest's peek read it without a limit) counts.
 	c.lr.n = c.s.maxHeaderBytes() + 4096 - int64(c.br.Buffered())
 	c.lr.reads = 0
+	// http.ReadRequest does not tell everything the header said on the
+	// wire (a folded line, which framing fields it had): that is read
+	// from the header as received. Mostly it is all buffered already,
+	// and then the parser reads nothing more. Otherwise what the parser
+	// reads is recorded, as the buffered bytes move when it reads more.
 	pre, _ := c.br.Peek(c.br.Buffered())
+	wire, complete := scanHeader(pre)
+	if !complete {
+		c.raw = append(c.raw[:0], pre...)
+		c.lr.record = true
+	}
 	req, err := http.ReadRequest(c.br)
 	hitLimit := c.lr.n <= 0
 	c.lr.n = math.MaxInt64
+	c.lr.record = false
 	if err != nil {
 		if hitLimit {
 			return nil, errTooLarge
 		}
 		return nil, err
 	}
+	switch {
+	case !complete:
+		wire, complete = scanHeader(c.raw)
+		if cap(c.raw) > 16<<10 {
+			c.raw = nil
+		}
+	case c.lr.reads > 0:
+		complete = false // the parser read more: pre may have moved
+	}
+	if !complete {
+		// Not possible: the parser ends at the header's empty line.
+		c.s.log().Error("h1: request header not seen whole; refused", "remote", c.remote)
+		return nil, &requestError{http.StatusBadRequest, "header not seen whole"}
+	}
 	// What net/http's server checks on top of its parser.
 	if req.ProtoMajor != 1 {
 		return nil, &requestError{http.StatusHTTPVersionNotSupported, "unsupported protocol version"}
 	}
-	if req.ProtoAtLeast(1, 1) && req.Host == "" && req.Method != http.MethodConnect {
+	// RFC 9112, section 5.2: a server may refuse a folded field line
+	// with 400. net/http joins the lines; a proxy in front or a backend
+	// behind may not, and then they disagree on the field.
+	if wire.folded {
+		return nil, &requestError{http.StatusBadRequest, "obsolete line folding"}
+	}
+	if ambiguousFraming(req, wire) {
+		return nil, &requestError{http.StatusBadRequest, "ambiguous message framing"}
+	}
+	// RFC 9112, section 3.2: an HTTP/1.1 request has a Host field (the
+	// parser refuses two), whatever the form of its target, and it must
+	// be valid; it may be empty (a target without an authority). With an
+	// absolute-form target, the target's authority is the host (section
+	// 3.2.2): the parser made it Request.Host, and removed the field, as
+	// net/http does, so that a handler sees one host only.
+	if req.ProtoAtLeast(1, 1) && !wire.host && req.Method != http.MethodConnect {
 		return nil, &requestError{http.StatusBadRequest, "missing required Host header"}
 	}
-	if req.Host != "" && !validHost(req.Host) {
+	if !validHost(req.Host) || req.URL.Host != "" && wire.host && !validHost(string(wire.hostValue)) {
 		return nil, &requestError{http.StatusBadRequest, "malformed Host header"}
 	}
 	for k, vv := range req.Header {
@@ -603,61 +683,115 @@ func (c *conn) readRequest() (*http.Request, error) {
 	// A 100-continue from an HTTP/1.0 client is ignored (RFC 9110,
 	// section 10.1.1): see handle.
 	if e, ok := req.Header["Expect"]; ok {
-		if len(e) != 1 || !strings.EqualFold(e[0], "100-continue") {
+		if _, known := expectation(e); !known {
 			return nil, &requestError{http.StatusExpectationFailed, "unsupported Expect header"}
 		}
 	}
-	if !req.Close && ambiguousFraming(req, pre, c.lr.reads > 0) {
-		req.Close = true
-	}
 	return req, nil
+}
+
+// expectation reads the Expect fields (RFC 9110, section 10.1.1): cont,
+// the client waits for 100 Continue; known, no member is other than
+// 100-continue. Empty members, and an empty field, expect nothing.
+func expectation(vv []string) (cont, known bool) {
+	known = true
+	for _, v := range vv {
+		for m := range strings.SplitSeq(v, ",") {
+			switch m = strings.TrimSpace(m); {
+			case m == "":
+			case strings.EqualFold(m, "100-continue"):
+				cont = true
+			default:
+				known = false
+			}
+		}
+	}
+	return cont, known
 }
 
 // ambiguousFraming reports whether a request's header had both
 // Transfer-Encoding and Content-Length, or is HTTP/1.0 and had
 // Transfer-Encoding. http.ReadRequest goes by the first in the one case
-// and by Content-Length in the other, and drops the header it did not go
+// and by Content-Length in the other, and drops the field it did not go
 // by; a proxy in front may have gone by that one, and then what follows
-// the body is a smuggled request. RFC 9112, section 6.1: such a request
-// may be served, but the server "MUST close the connection after
-// responding". pre is what was buffered when parsing started; more: the
-// parser read more, so pre may not hold the whole header (and was maybe
-// overwritten), and in doubt the answer is yes.
-func ambiguousFraming(req *http.Request, pre []byte, more bool) bool {
-	var other []byte
-	switch {
-	case len(req.TransferEncoding) > 0:
-		other = contentLengthField
-	case !req.ProtoAtLeast(1, 1):
-		other = transferEncodingField
-	default:
-		return false
+// the body is a smuggled request, or a part of the body. RFC 9112,
+// section 6.3: with both fields, the message "ought to be handled as an
+// error"; section 6.1: HTTP/1.0 with Transfer-Encoding is to be treated
+// "as if the framing is faulty", and faulty framing is answered 400 and
+// the connection closed (section 6.3). So h1 refuses both, as nginx
+// does; net/http serves them (and keeps the connection).
+func ambiguousFraming(req *http.Request, wire wireHeader) bool {
+	if len(req.TransferEncoding) > 0 {
+		return wire.contentLength
 	}
-	if more {
-		return true
-	}
-	_, h, _ := bytes.Cut(pre, lf) // after the request line
-	for len(h) > 0 {
-		var line []byte
-		line, h, _ = bytes.Cut(h, lf)
-		line = bytes.TrimSuffix(line, cr)
-		if len(line) == 0 {
-			return false // the end of the header
-		}
-		// A folded line starts with a space, so never matches.
-		if len(line) >= len(other) && bytes.EqualFold(line[:len(other)], other) {
-			return true
-		}
-	}
-	return false
+	return !req.ProtoAtLeast(1, 1) && wire.transferEncoding
 }
 
-var (
-	lf                    = []byte("\n")
-	cr                    = []byte("\r")
-	contentLengthField    = []byte("content-length:")
-	transferEncodingField = []byte("transfer-encoding:")
-)
+// wireHeader is what a request's header said on the wire that
+// http.ReadRequest does not tell.
+type wireHeader struct {
+	folded           bool // a line starting with a space or tab (obs-fold)
+	contentLength    bool // a Content-Length field
+	transferEncoding bool // a Transfer-Encoding field
+	host             bool // a Host field
+	hostValue        []byte
+}
+
+// scanHeader reads the field lines of the request that b starts with,
+// split as net/textproto splits them (at LF, less a CR before it), up to
+// the empty line; complete: that line is in b.
+func scanHeader(b []byte) (w wireHeader, complete bool) {
+	i := bytes.IndexByte(b, '\n') // the request line
+	if i < 0 {
+		return w, false
+	}
+	b = b[i+1:]
+	for {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			return w, false
+		}
+		line := b[:i]
+		b = b[i+1:]
+		if len(line) > 0 && line[len(line)-1] == '\r' {
+			line = line[:len(line)-1]
+		}
+		if len(line) == 0 {
+			return w, true
+		}
+		switch line[0] {
+		case ' ', '\t':
+			w.folded = true
+		case 'c', 'C':
+			w.contentLength = w.contentLength || hasFieldName(line, "content-length")
+		case 't', 'T':
+			w.transferEncoding = w.transferEncoding || hasFieldName(line, "transfer-encoding")
+		case 'h', 'H':
+			if hasFieldName(line, "host") {
+				// Trimmed as net/textproto trims a value.
+				w.host, w.hostValue = true, bytes.Trim(line[len("host:"):], " \t\r\n")
+			}
+		}
+	}
+}
+
+// hasFieldName reports whether line is a field line named name (lower
+// case). The parser refused any space before the colon.
+func hasFieldName(line []byte, name string) bool {
+	return len(line) > len(name) && line[len(name)] == ':' && asciiEqualFold(line[:len(name)], name)
+}
+
+func asciiEqualFold(b []byte, lower string) bool {
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}
 
 // refuse answers a request that could not be read, unless the client just
 // went away or was too slow, and the connection ends.
@@ -675,18 +809,19 @@ func (c *conn) refuse(err error) {
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed),
 		errors.As(err, &oe), errors.As(err, &ne) && ne.Timeout():
 		return // nobody to answer, or too slow to deserve one
-	case strings.Contains(reason, "unsupported transfer encoding"):
+	// The parser's errors for a Transfer-Encoding other than chunked (its
+	// unsupportedTEError), by their start: the rest quotes the client.
+	case strings.HasPrefix(reason, "unsupported transfer encoding: "), strings.HasPrefix(reason, "too many transfer encodings: "):
 		status = http.StatusNotImplemented
 	}
 	c.s.log().Debug("bad request", "remote", c.remote, "status", status, "err", err)
-	msg := http.StatusText(status)
-	if status == http.StatusBadRequest {
-		msg += ": " + reason
-	}
+	// The body is the status text and nothing else: a parser error
+	// quotes what the client sent, and an error page must never reflect
+	// that (it would be script in a browser that renders it).
 	b := c.scratch[:0]
 	b = appendStatusLine(b, status)
 	b = append(b, "Content-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"...)
-	b = append(b, msg...)
+	b = append(b, http.StatusText(status)...)
 	c.scratch = b
 	_, _ = c.bw.Write(b)
 	_ = c.bw.Flush()
@@ -714,7 +849,8 @@ func (c *conn) handle(req *http.Request) bool {
 	w.reset(req)
 	var body *requestBody
 	if req.Body != nil && req.Body != http.NoBody {
-		body = &requestBody{rc: req.Body, c: c, expect: req.Header["Expect"] != nil && req.ProtoAtLeast(1, 1)}
+		cont, _ := expectation(req.Header["Expect"])
+		body = &requestBody{rc: req.Body, c: c, expect: cont && req.ProtoAtLeast(1, 1)}
 		w.body = body
 		req.Body = body
 		// Reading the body is not bounded here: the handler's own timeouts
@@ -773,6 +909,7 @@ type requestBody struct {
 	closed  bool
 	sent100 atomic.Bool
 	eof     atomic.Bool
+	failed  atomic.Bool // a read failed before the end: the framing is lost
 	n       atomic.Int64
 }
 
@@ -789,8 +926,11 @@ func (b *requestBody) Read(p []byte) (int, error) {
 	}
 	n, err := b.rc.Read(p)
 	b.n.Add(int64(n))
-	if err == io.EOF {
+	switch {
+	case err == io.EOF:
 		b.eof.Store(true)
+	case err != nil:
+		b.failed.Store(true)
 	}
 	return n, err
 }
@@ -800,17 +940,54 @@ func (b *requestBody) Read(p []byte) (int, error) {
 func (b *requestBody) Close() error { return nil }
 
 // undrainable reports, as the final response starts, whether what is left
-// of the body cannot be drained afterwards: the client never got its
-// 100 Continue (it may never send the body), or more than maxDrain bytes
-// are declared to remain.
+// of the body cannot be drained afterwards: a read failed (a malformed
+// chunk, a timeout), the client never got its 100 Continue (it may never
+// send the body), or more than maxDrain bytes are declared to remain.
 func (b *requestBody) undrainable(declared int64) bool {
 	if b.eof.Load() {
 		return false
 	}
-	if b.expect && !b.sent100.Load() {
+	if b.failed.Load() || b.expect && !b.sent100.Load() {
 		return true
 	}
 	return declared >= 0 && declared-b.n.Load() > maxDrain
+}
+
+// drainEarly drains what the handler left of the body before the head of
+// its response is written, so that the head can say whether the
+// connection goes on (a chunked body's size is known only at its end):
+// up to maxDrain bytes, arriving within headDrainWait (or the earlier
+// deadline the handler or the server set). False: the body did not end
+// so, and the connection is to close.
+func (b *requestBody) drainEarly() bool {
+	c := b.c
+	d := time.Now().Add(headDrainWait)
+	if !c.readDeadline.IsZero() && c.readDeadline.Before(d) {
+		d = c.readDeadline
+	}
+	if c.deadlineTouched.Load() {
+		if h := c.handlerDeadline.Load(); h != 0 && h < d.UnixNano() {
+			d = time.Unix(0, h)
+		}
+	}
+	// Before the lock: a read the handler left running elsewhere holds
+	// it while it waits, and ends at this deadline.
+	c.setReadDeadline(d)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.eof.Load() {
+		return true
+	}
+	if b.closed || b.failed.Load() {
+		return false
+	}
+	_, err := io.CopyN(io.Discard, b.rc, maxDrain+1)
+	if err == io.EOF {
+		b.eof.Store(true)
+		return true
+	}
+	b.failed.Store(true) // over maxDrain, or the read failed: stop here
+	return false
 }
 
 // finish drains up to maxDrain bytes of what the handler left, if the

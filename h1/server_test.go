@@ -644,6 +644,10 @@ func TestBadRequests(t *testing.T) {
 		{"PRI without H2C", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505},
 		{"Transfer-Encoding gzip", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501},
 		{"Transfer-Encoding gzip, chunked", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501},
+		{"Transfer-Encoding twice", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 501},
+		{"Transfer-Encoding identity", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity\r\n\r\n", 501},
+		{"Transfer-Encoding chunked, identity", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n", 501},
+		{"parser error quoting 'unsupported transfer encoding'", "GET / HTTP/1.1\r\nHost: x\r\nunsupported transfer encoding\r\n\r\n", 400},
 		{"negative Content-Length", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400},
 		{"signed Content-Length", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +1\r\n\r\nx", 400},
 		{"conflicting Content-Lengths", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxx", 400},
@@ -674,52 +678,40 @@ func TestBadRequests(t *testing.T) {
 	})
 }
 
-// Both Content-Length and Transfer-Encoding: the shape of request
-// smuggling through a proxy that reads one where this server reads the
-// other. RFC 9112, section 6.1: the server may serve it by
-// Transfer-Encoding, but "MUST close the connection after responding". So
-// the bytes after the chunked body never become a request.
+// Both Content-Length and Transfer-Encoding, or Transfer-Encoding on
+// HTTP/1.0: the shapes of request smuggling through a proxy that reads
+// one framing where this server reads the other. RFC 9112, section 6.3:
+// such a message "ought to be handled as an error"; section 6.1: HTTP/1.0
+// with Transfer-Encoding is treated "as if the framing is faulty". So it
+// is refused with 400 and the connection closed: neither the request nor
+// the bytes after it reach the handler. (Failed before the change: each
+// was served by one of the framings, then the connection closed.)
 func TestRequestSmuggling(t *testing.T) {
 	t.Parallel()
 	smuggled := "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
 	tests := []struct {
 		name string
-		req  string
-		body string // what the handler reads
-	}{{
-		name: "CL.TE",
-		req:  "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 44\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled,
-	}, {
-		name: "TE.CL",
-		req:  "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n5\r\nhello\r\n0\r\n\r\n" + smuggled,
-		body: "hello",
-	}, {
-		name: "lower-case names",
-		req:  "POST / HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\ncontent-length: 3\r\n\r\n0\r\n\r\n" + smuggled,
-	}, {
-		name: "folded Transfer-Encoding",
-		req:  "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 44\r\nTransfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n" + smuggled,
-	}, {
+		req  string // "|" splits it into writes
+	}{
+		{"CL.TE", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 44\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled},
+		{"TE.CL", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n5\r\nhello\r\n0\r\n\r\n" + smuggled},
+		{"lower-case names", "POST / HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\ncontent-length: 3\r\n\r\n0\r\n\r\n" + smuggled},
+		{"Content-Length 0", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled},
+		{"GET", "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled},
 		// net/http ignores Transfer-Encoding on HTTP/1.0 and goes by the
-		// Content-Length; RFC 9112, section 6.1: "MUST treat the message as
-		// if the framing is faulty ... and close the connection".
-		name: "HTTP/1.0 with Transfer-Encoding",
-		req:  "POST / HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n" + smuggled,
-		body: "0\r\n\r\n",
-	}, {
+		// Content-Length, or reads no body.
+		{"HTTP/1.0 with Transfer-Encoding and Content-Length", "POST / HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n" + smuggled},
+		{"HTTP/1.0 with Transfer-Encoding", "POST / HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled},
+		{"HTTP/1.0 with Transfer-Encoding gzip", "POST / HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: gzip\r\n\r\n" + smuggled},
 		// The header arrives in two writes, so it is not whole in the
 		// server's buffer when parsing starts.
-		name: "CL.TE in pieces",
-		req:  "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 44\r\n|Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled,
-	}}
+		{"CL.TE in pieces", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 44\r\n|Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled},
+	}
+	var calls recorder
+	ts := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { calls.add(r.Method + " " + r.URL.Path) }))
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			var calls recorder
-			ts := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				b, err := io.ReadAll(r.Body)
-				calls.add(fmt.Sprintf("%s %s %q %v", r.Method, r.URL.Path, b, err))
-			}))
 			c := ts.dial(t)
 			for i, part := range strings.Split(tt.req, "|") {
 				if i > 0 {
@@ -728,15 +720,42 @@ func TestRequestSmuggling(t *testing.T) {
 				c.send(part)
 			}
 			r := c.read("POST")
-			if r.StatusCode != 200 || r.wire.Get("Connection") != "close" {
-				t.Errorf("response %d, Connection %q; want 200, close", r.StatusCode, r.wire.Get("Connection"))
+			if r.StatusCode != 400 || r.wire.Get("Connection") != "close" {
+				t.Errorf("response %d, Connection %q; want 400, close", r.StatusCode, r.wire.Get("Connection"))
 			}
 			c.expectClosed()
-			want := []string{fmt.Sprintf("POST / %q <nil>", tt.body)}
-			if got := calls.get(); !slices.Equal(got, want) {
-				t.Errorf("handler saw %q, want %q", got, want)
-			}
 		})
+	}
+	t.Cleanup(func() {
+		if got := calls.get(); len(got) > 0 {
+			t.Errorf("handler saw %q, want nothing", got)
+		}
+	})
+}
+
+// The same framing as one field is fine: Content-Length twice with the
+// same value, as RFC 9110, section 8.6 allows, and a chunked body alone.
+func TestUnambiguousFraming(t *testing.T) {
+	t.Parallel()
+	var calls recorder
+	ts := startServer(t, withAlive(func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		calls.add(fmt.Sprintf("%q %v", b, err))
+	}))
+	for _, req := range []string{
+		"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello",
+		"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+		"POST / HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 5\r\n\r\nhello",
+	} {
+		c := ts.dial(t)
+		c.send(req)
+		if r := c.read("POST"); r.StatusCode != 200 {
+			t.Errorf("%q: status %d", req, r.StatusCode)
+		}
+		c.expectOpen()
+	}
+	if got, want := calls.get(), []string{`"hello" <nil>`, `"hello" <nil>`, `"hello" <nil>`}; !slices.Equal(got, want) {
+		t.Errorf("handler read %q, want %q", got, want)
 	}
 }
 
