@@ -59,6 +59,9 @@ func run(ctx context.Context, c *config) error {
 	// client-go's default of 5 requests/s makes a leader with hundreds of
 	// Ingresses take minutes to publish status.
 	rc.QPS, rc.Burst = c.kubeAPIQPS, c.kubeAPIBurst
+	// After an API server outage, informers catch up as soon as it is
+	// back, not after client-go's back-off (see waitForAPIServer).
+	rc.Wrap(newWaitForAPIServer)
 	client, err := kubernetes.NewForConfig(rc)
 	if err != nil {
 		return err
