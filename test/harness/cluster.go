@@ -330,6 +330,10 @@ func (c *ControlPlane) OnStop(f func()) {
 	c.onStop = append(c.onStop, f)
 }
 
+// Log is where the control plane writes progress and process output
+// (io.Discard unless Options.Log was set); helpers started with it log there too.
+func (c *ControlPlane) Log() io.Writer { return c.log }
+
 // Kubectl runs BinDir/kubectl against the cluster as admin and returns its
 // stdout; on failure the error includes stderr.
 func (c *ControlPlane) Kubectl(ctx context.Context, args ...string) ([]byte, error) {

@@ -10,6 +10,8 @@
 //	/__ready          200 while ready, 503 after /__ready/fail (for readinessProbe.httpGet)
 //	/__ready/fail     makes /__ready fail; /__ready/pass makes it pass again
 //	/__exit/N         exits at once with code N (a crash, for restart tests)
+//	/__env/NAME       the value of environment variable NAME
+//	/__file/PATH      the contents of file /PATH (volumes as the program sees them)
 //
 // On SIGTERM it logs "SIGTERM", closes its listener, lets requests in flight
 // finish (up to SHUTDOWN_TIMEOUT, default 30s) and logs "exiting" before it
@@ -126,6 +128,17 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request) int {
 		}
 		log.Printf("exiting with code %d as asked", code)
 		os.Exit(code)
+	case strings.HasPrefix(p, "/__env/"):
+		_, _ = fmt.Fprint(w, os.Getenv(strings.TrimPrefix(p, "/__env/")))
+		return http.StatusOK
+	case strings.HasPrefix(p, "/__file/"):
+		b, err := os.ReadFile(strings.TrimPrefix(p, "/__file"))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusNotFound)
+			return http.StatusNotFound
+		}
+		_, _ = w.Write(b)
+		return http.StatusOK
 	}
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	s.echo.ServeHTTP(rec, r)
