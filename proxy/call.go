@@ -10,6 +10,7 @@ import (
 	"net/http/httputil"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"portico.dev/portico/router"
@@ -33,6 +34,7 @@ type call struct {
 	tried       [maxTries]*endpoint
 	attempts    int
 	tries       int
+	refusals    int // attempts refused at connect: they do not use up tries
 	readTimeout time.Duration
 	sendTimeout time.Duration
 	status      int          // answer the proxy gave itself (errors), 0 if none
@@ -122,7 +124,7 @@ func (c *call) start(w http.ResponseWriter, r *http.Request) {
 	c.in = r
 	c.w = responseWriter{rw: w}
 	c.cw, _ = w.(clientWatcher)
-	c.status, c.attempts, c.upstreamTime = 0, 0, 0
+	c.status, c.attempts, c.refusals, c.upstreamTime = 0, 0, 0, 0
 	c.ub = upstreamBody{}
 	c.timedOut.Store(false)
 	c.gone.Store(false)
@@ -222,7 +224,15 @@ func (c *call) RoundTrip(req *http.Request) (*http.Response, error) {
 				m.connectFailed(c.backend)
 			}
 		}
-		if c.attempts >= c.tries || !c.retriable(req, err, dial) {
+		if dial && c.tries > 1 && errors.Is(err, syscall.ECONNREFUSED) {
+			// A refusal costs nothing and proves the endpoint is not serving:
+			// Pods close their listeners on SIGTERM before the EndpointSlice
+			// says they are terminating, and a scale-down stops several at
+			// once. With retries on, it does not use up a try; untried
+			// endpoints and maxTries still bound the attempts.
+			c.refusals++
+		}
+		if c.attempts >= min(c.tries+c.refusals, maxTries) || !c.retriable(req, err, dial) {
 			return nil, err
 		}
 		c.tried[c.attempts-1] = c.ep

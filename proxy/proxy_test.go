@@ -39,7 +39,13 @@ func TestRetries(t *testing.T) {
 	}{
 		{"GET to a refused endpoint is retried on another", []string{refusedAddr(t), goodAddr}, 0, "GET", "", []int{200, 200, 200, 200}, 4, 0},
 		{"POST to a refused endpoint is retried: nothing was sent", []string{refusedAddr(t), goodAddr}, 0, "POST", "payload", []int{200, 200, 200, 200}, 4, 0},
+		// Two of three Pods closed their listeners at once (a scale-down):
+		// a refused connection does not use up a try, so the default 2 still
+		// reaches the live one. Found by test/e2e's kubectl scale under load.
+		{"refusals from two endpoints at once still reach the third", []string{refusedAddr(t), refusedAddr(t), goodAddr}, 0, "GET", "", []int{200, 200, 200}, 3, 0},
+		{"refusals do not add tries once all endpoints were tried", []string{refusedAddr(t), refusedAddr(t)}, 0, "GET", "", []int{502}, 0, 0},
 		{"one try means no retry", []string{refusedAddr(t)}, 1, "GET", "", []int{502}, 0, 0},
+		{"one try means no retry, refused or not", []string{refusedAddr(t), goodAddr}, 1, "GET", "", []int{502}, 0, 0},
 		{"GET whose connection dropped before an answer is retried", []string{dropper, goodAddr}, 0, "GET", "", []int{200, 200}, 2, 2},
 		{"POST whose bytes reached a backend is never retried", []string{dropper, goodAddr}, 0, "POST", "payload", []int{502, 200, 502, 200}, 2, 2},
 	}

@@ -13,7 +13,6 @@ import (
 	"net/netip"
 	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -187,114 +186,6 @@ func TestGRPCThroughPortico(t *testing.T) {
 			}
 			hs.SetServingStatus("orders", healthpb.HealthCheckResponse_SERVING)
 		})
-	}
-}
-
-// TestRollingUpdateZero5xx replaces all three endpoints of a backend one by
-// one under load: each old pod turns terminating and stops at once (no
-// preStop sleep), a new one becomes ready, and the old one is removed.
-func TestRollingUpdateZero5xx(t *testing.T) {
-	harness.EnsureIngressClass(t, cp, "portico", false)
-	ns := harness.Namespace(t, cp)
-	pod, err := harness.NewPod(6)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = pod.Close() })
-	old := make([]*harness.Backend, 3)
-	for i := range old {
-		old[i] = listenBackend(t, pod, pod.Addrs[i], fmt.Sprintf("old-%d", i))
-	}
-	site(t, ns, "app", "roll.test", nil, hostOf(old[0]), hostOf(old[1]), hostOf(old[2]))
-
-	p := harness.StartPortico(t, cp, "--access-log=false")
-	c := p.Client()
-	base := "http://" + p.HTTPAddr
-	harness.Eventually(t, 5*time.Second, wantStatus(c, base+"/", "roll.test", 200))
-
-	const workers, duration = 32, 20 * time.Second
-	var ok, fivexx, other, connErrs atomic.Int64
-	var firstErr atomic.Value
-	ctx, stop := context.WithTimeout(context.Background(), duration)
-	defer stop()
-	tr := &http.Transport{MaxIdleConnsPerHost: workers, DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, network, p.HTTPAddr)
-	}}
-	defer tr.CloseIdleConnections()
-	load := &http.Client{Transport: tr, Timeout: 10 * time.Second}
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				req, _ := http.NewRequest(http.MethodGet, "http://roll.test/", nil)
-				resp, err := load.Do(req)
-				if err != nil {
-					connErrs.Add(1)
-					firstErr.CompareAndSwap(nil, err.Error())
-					continue
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				switch {
-				case resp.StatusCode == 200:
-					ok.Add(1)
-				case resp.StatusCode >= 500:
-					fivexx.Add(1)
-					firstErr.CompareAndSwap(nil, fmt.Sprintf("status %d from %q", resp.StatusCode, resp.Header.Get("X-Backend")))
-				default:
-					other.Add(1)
-				}
-				time.Sleep(time.Millisecond) // bounded: at most ~1000 req/s per worker
-			}
-		})
-	}
-
-	current := []*harness.Backend{old[0], old[1], old[2]}
-	apply := func(terminating *harness.Backend) {
-		var eps []harness.Endpoint
-		for _, b := range current {
-			eps = append(eps, harness.Endpoint{Addr: hostOf(b), Terminating: b == terminating})
-		}
-		harness.ApplyEndpointSlice(t, cp, harness.EndpointSliceObject(ns, "app", "app-1", 8080, eps...))
-	}
-	newOnes := make([]*harness.Backend, 3)
-	for i := range 3 {
-		time.Sleep(3 * time.Second)
-		newOnes[i] = listenBackend(t, pod, pod.Addrs[3+i], fmt.Sprintf("new-%d", i))
-		current = append(current, newOnes[i])
-		// Pod deletion: the endpoint turns terminating and, at the same
-		// moment, the process gets SIGTERM and stops listening.
-		apply(old[i])
-		go func(b *harness.Backend) {
-			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			_ = b.Shutdown(sctx)
-		}(old[i])
-		time.Sleep(time.Second)
-		current = current[1:] // old[i] is always first
-		apply(nil)
-	}
-	before := [3]int64{old[0].Requests.Load(), old[1].Requests.Load(), old[2].Requests.Load()}
-	wg.Wait()
-
-	total := ok.Load() + fivexx.Load() + other.Load() + connErrs.Load()
-	t.Logf("%d requests in %s over %d connections: %d ok, %d 5xx, %d other, %d connection errors",
-		total, duration, workers, ok.Load(), fivexx.Load(), other.Load(), connErrs.Load())
-	if fivexx.Load() != 0 || connErrs.Load() != 0 || other.Load() != 0 {
-		t.Errorf("want zero 5xx and zero connection errors; first problem: %v", firstErr.Load())
-	}
-	if ok.Load() < 1000 {
-		t.Errorf("only %d successful requests: the load was too light to prove anything", ok.Load())
-	}
-	for i, b := range old {
-		if b.Requests.Load() != before[i] {
-			t.Errorf("%s got requests after it was removed", b.Name)
-		}
-	}
-	for _, b := range newOnes {
-		if b.Requests.Load() == 0 {
-			t.Errorf("%s never got traffic", b.Name)
-		}
 	}
 }
 

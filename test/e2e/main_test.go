@@ -1,6 +1,9 @@
 // Package e2e runs Portico as a user would: the real binary against a real
 // kube-apiserver and etcd, reached only over its sockets, routing to real
-// HTTP servers in network namespaces.
+// HTTP servers in network namespaces. kube-controller-manager and a node
+// agent (test/nodeagent) run too, so Deployments get real Pods and
+// EndpointSlices (pods_test.go); other tests write EndpointSlices by hand
+// for states a cluster cannot be coaxed into.
 package e2e
 
 import (
@@ -8,11 +11,15 @@ import (
 	"testing"
 
 	"portico.dev/portico/test/harness"
+	"portico.dev/portico/test/nodeagent"
 )
 
-var cp *harness.ControlPlane
+var (
+	cp   *harness.ControlPlane
+	node *nodeagent.Agent
+)
 
-func TestMain(m *testing.M) { harness.Main(m, &cp) }
+func TestMain(m *testing.M) { nodeagent.Main(m, &cp, &node) }
 
 // Shared helpers (test/harness/testing.go) under short local names.
 var (

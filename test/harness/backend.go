@@ -7,20 +7,15 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
+
+	"portico.dev/portico/test/echo"
 )
 
 // Backend is an echo HTTP server standing in for an application pod. It
-// speaks HTTP/1.1 and h2c (HTTP/2 without TLS, with prior knowledge).
-//
-// Every request is answered 200 with an Echo as JSON and header
-// X-Backend: Name, except:
-//
-//	/__status/NNN     answers status NNN (the body is still an Echo)
-//	/__sleep?d=3s     waits d (or until the client goes away), then answers
+// speaks HTTP/1.1 and h2c (HTTP/2 without TLS, with prior knowledge) and
+// answers as echo.Handler does (an Echo as JSON, header X-Backend: Name).
 type Backend struct {
 	Name     string
 	Addr     string // ip:port
@@ -31,19 +26,7 @@ type Backend struct {
 }
 
 // Echo is what a Backend answers, so tests can check what the proxy sent.
-type Echo struct {
-	Backend    string      `json:"backend"`
-	Addr       string      `json:"addr"`
-	Host       string      `json:"host"`
-	Method     string      `json:"method"`
-	Path       string      `json:"path"`
-	RawPath    string      `json:"rawPath"`
-	Query      string      `json:"query"`
-	Proto      string      `json:"proto"`
-	RemoteAddr string      `json:"remoteAddr"`
-	BodyBytes  int64       `json:"bodyBytes"`
-	Headers    http.Header `json:"headers"`
-}
+type Echo = echo.Echo
 
 // StartBackend serves on l until Close. l is typically from Pod.Listen.
 func StartBackend(l net.Listener, name string) *Backend {
@@ -52,8 +35,12 @@ func StartBackend(l net.Listener, name string) *Backend {
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true)
+	h := echo.Handler{Name: name}
 	b.srv = &http.Server{
-		Handler:           http.HandlerFunc(b.serve),
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b.Requests.Add(1)
+			h.ServeHTTP(w, r)
+		}),
 		Protocols:         &protocols,
 		ReadHeaderTimeout: 10 * time.Second,
 	}
@@ -64,49 +51,6 @@ func StartBackend(l net.Listener, name string) *Backend {
 // Close stops the server and closes its listener and connections.
 func (b *Backend) Close() {
 	_ = b.srv.Close()
-}
-
-func (b *Backend) serve(w http.ResponseWriter, r *http.Request) {
-	b.Requests.Add(1)
-	status := http.StatusOK
-	switch {
-	case strings.HasPrefix(r.URL.Path, "/__status/"):
-		code, err := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/__status/"))
-		if err != nil || code < 100 || code > 999 {
-			http.Error(w, "bad status code", http.StatusBadRequest)
-			return
-		}
-		status = code
-	case r.URL.Path == "/__sleep":
-		d, err := time.ParseDuration(r.URL.Query().Get("d"))
-		if err != nil {
-			http.Error(w, "bad duration: "+err.Error(), http.StatusBadRequest)
-			return
-		}
-		select {
-		case <-time.After(d):
-		case <-r.Context().Done():
-			return
-		}
-	}
-	n, _ := io.Copy(io.Discard, r.Body)
-	echo := Echo{
-		Backend:    b.Name,
-		Addr:       b.Addr,
-		Host:       r.Host,
-		Method:     r.Method,
-		Path:       r.URL.Path,
-		RawPath:    r.URL.RawPath,
-		Query:      r.URL.RawQuery,
-		Proto:      r.Proto,
-		RemoteAddr: r.RemoteAddr,
-		BodyBytes:  n,
-		Headers:    r.Header,
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Backend", b.Name)
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(echo) // the client may have gone; nothing to do
 }
 
 // Get sends GET url with Host header host ("" keeps the URL's host) and

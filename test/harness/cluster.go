@@ -1,6 +1,7 @@
-// Package harness runs a real Kubernetes control plane (etcd and
-// kube-apiserver, no controller-manager, no kubelet), network namespaces that
-// stand in for pods, and echo backends, for Portico's end-to-end tests and demo.
+// Package harness runs a real Kubernetes control plane (etcd, kube-apiserver
+// and, with Options.Controllers, kube-controller-manager; no kubelet: see
+// test/nodeagent), network namespaces that stand in for pods, and echo
+// backends, for Portico's end-to-end tests and demo.
 //
 // See /work/shared/testing.md for why the flags are what they are.
 package harness
@@ -28,16 +29,18 @@ type ControlPlane struct {
 	Kubeconfig string       // path of an admin kubeconfig file (static token in group system:masters)
 	Config     *rest.Config // admin
 	Client     kubernetes.Interface
-	BinDir     string // dir with kube-apiserver, etcd, kubectl
+	BinDir     string // dir with kube-apiserver, kube-controller-manager, etcd, kubectl
 
 	log      io.Writer
 	pki      pkiFiles
 	token    string // admin bearer token
 	apiPort  int
 	etcdURL  string
-	mu       sync.Mutex // guards etcd, apiserver
+	mu       sync.Mutex // guards etcd, apiserv, kcm, onStop
 	etcd     *process
 	apiserv  *process
+	kcm      *process
+	onStop   []func()
 	stopOnce sync.Once
 }
 
@@ -45,6 +48,10 @@ type ControlPlane struct {
 type Options struct {
 	Log    io.Writer // progress + process output; nil = discard
 	BinDir string    // "" = run hack/tools.sh k8s (see K8sBinDir)
+	// Controllers also runs kube-controller-manager (Deployments,
+	// ReplicaSets, EndpointSlices from Pods, namespace deletion, garbage
+	// collection); Pods then need a node agent (test/nodeagent) to run.
+	Controllers bool
 }
 
 const (
@@ -81,6 +88,12 @@ func Start(ctx context.Context, opts Options) (*ControlPlane, error) {
 	if err := c.setup(ctx); err != nil {
 		c.Stop()
 		return nil, err
+	}
+	if opts.Controllers {
+		if err := c.startControllerManager(ctx); err != nil {
+			c.Stop()
+			return nil, err
+		}
 	}
 	fmt.Fprintf(logw, "harness: control plane ready at %s in %v (dir %s)\n", c.URL, time.Since(begin).Round(time.Millisecond), dir)
 	return c, nil
@@ -210,6 +223,11 @@ func (c *ControlPlane) apiserverArgs() []string {
 		"--disable-admission-plugins=ServiceAccount",
 		"--cert-dir=" + filepath.Join(c.Dir, "apiserver-certs"),
 		"--profiling=false",
+		// kubectl logs: the API server calls the node agent at the Node's
+		// InternalIP (127.0.0.1) and the port in the Node's
+		// status.daemonEndpoints; with no --kubelet-certificate-authority it
+		// does not verify the agent's self-signed certificate.
+		"--kubelet-preferred-address-types=InternalIP",
 	}
 }
 
@@ -274,7 +292,8 @@ func (c *ControlPlane) StartAPIServer(ctx context.Context) error {
 	return err
 }
 
-// Stop kills both processes (by PID) and removes Dir. Safe to call more than
+// Stop runs the OnStop hooks, kills the processes it started (by PID) and
+// removes Dir. Safe to call more than
 // once and on a partly started control plane.
 func (c *ControlPlane) Stop() {
 	if c == nil {
@@ -282,10 +301,18 @@ func (c *ControlPlane) Stop() {
 	}
 	c.stopOnce.Do(func() {
 		c.mu.Lock()
-		api, etcd := c.apiserv, c.etcd
-		c.apiserv, c.etcd = nil, nil
+		hooks := c.onStop
+		c.onStop = nil
+		c.mu.Unlock()
+		for i := len(hooks) - 1; i >= 0; i-- {
+			hooks[i]()
+		}
+		c.mu.Lock()
+		kcm, api, etcd := c.kcm, c.apiserv, c.etcd
+		c.kcm, c.apiserv, c.etcd = nil, nil, nil
 		c.mu.Unlock()
 		// SIGKILL: all state is thrown away, a graceful stop only costs time.
+		kcm.stop(0)
 		api.stop(0)
 		etcd.stop(0)
 		if err := os.RemoveAll(c.Dir); err != nil {
@@ -293,6 +320,19 @@ func (c *ControlPlane) Stop() {
 		}
 	})
 }
+
+// OnStop registers f to run at the start of Stop, while the API server is
+// still up, in reverse order of registration: a node agent that must stop
+// its Pods' processes registers here.
+func (c *ControlPlane) OnStop(f func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.onStop = append(c.onStop, f)
+}
+
+// Log is where the control plane writes progress and process output
+// (io.Discard unless Options.Log was set); helpers started with it log there too.
+func (c *ControlPlane) Log() io.Writer { return c.log }
 
 // Kubectl runs BinDir/kubectl against the cluster as admin and returns its
 // stdout; on failure the error includes stderr.

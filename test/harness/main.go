@@ -23,10 +23,17 @@ import (
 // fix it; it never skips. Process output is shown with -v or
 // PORTICO_HARNESS_LOG=1; the first build's progress is always shown.
 func Main(m *testing.M, cp **ControlPlane) {
-	os.Exit(runMain(m, cp))
+	os.Exit(runMain(m, cp, Options{}, nil))
 }
 
-func runMain(m *testing.M, cp **ControlPlane) int {
+// MainWith is Main with options (such as Controllers) and a setup that runs
+// once the control plane is up, for example to start a node agent; what
+// setup starts must stop through cp.OnStop. A setup error fails the package.
+func MainWith(m *testing.M, cp **ControlPlane, opts Options, setup func(context.Context, *ControlPlane) error) {
+	os.Exit(runMain(m, cp, opts, setup))
+}
+
+func runMain(m *testing.M, cp **ControlPlane, opts Options, setup func(context.Context, *ControlPlane) error) int {
 	flag.Parse() // for testing.Verbose; m.Run accepts already parsed flags
 	var logw io.Writer
 	if testing.Verbose() || os.Getenv("PORTICO_HARNESS_LOG") != "" {
@@ -37,9 +44,20 @@ func runMain(m *testing.M, cp **ControlPlane) int {
 	defer cancel()
 	// Build progress goes to stderr even without -v: a silent 7-minute
 	// first run looks like a hang.
-	binDir, err := K8sBinDir(ctx, os.Stderr)
+	if opts.Log == nil {
+		opts.Log = logw
+	}
+	var err error
+	if opts.BinDir == "" {
+		opts.BinDir, err = K8sBinDir(ctx, os.Stderr)
+	}
 	if err == nil {
-		*cp, err = Start(ctx, Options{Log: logw, BinDir: binDir})
+		*cp, err = Start(ctx, opts)
+	}
+	if err == nil && setup != nil {
+		if err = setup(ctx, *cp); err != nil {
+			cleanup(*cp)
+		}
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "FAIL: harness: cannot start the test control plane: %v\n", err)
@@ -64,9 +82,11 @@ func runMain(m *testing.M, cp **ControlPlane) int {
 	return code
 }
 
+// cleanup stops the control plane first: its OnStop hooks end the
+// processes that run inside Pods before ClosePods removes their namespaces.
 func cleanup(cp *ControlPlane) {
+	cp.Stop()
 	if err := ClosePods(); err != nil {
 		fmt.Fprintf(os.Stderr, "harness: %v\n", err)
 	}
-	cp.Stop()
 }

@@ -25,8 +25,9 @@ type Pod struct {
 	Prefix   netip.Prefix // subnet shared by HostAddr and Addrs
 	HostLink string       // veth name in the root namespace, ptc<pid>h<n>
 
-	mu     sync.Mutex
-	closed bool
+	mu      sync.Mutex
+	closed  bool
+	release func() // returns the address to its Bridge; nil for NewPod's own subnet
 }
 
 var (
@@ -225,15 +226,23 @@ func (p *Pod) Close() error {
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("close pod %s: %w", p.Name, err)
 	}
+	if p.release != nil {
+		p.release() // only once the address is gone from the host
+	}
 	return nil
 }
 
-// ClosePods closes every Pod this process created and has not closed yet.
-// Main calls it; programs that create pods call it on their exit paths.
+// ClosePods closes every Pod and Bridge this process created and has not
+// closed yet. Main calls it; programs that create pods call it on their
+// exit paths.
 func ClosePods() error {
 	var errs []error
 	openPods.Range(func(k, _ any) bool {
 		errs = append(errs, k.(*Pod).Close())
+		return true
+	})
+	openBridges.Range(func(k, _ any) bool {
+		errs = append(errs, k.(*Bridge).Close())
 		return true
 	})
 	return errors.Join(errs...)

@@ -149,3 +149,14 @@ func freePorts(n int) ([]int, error) {
 	}
 	return ports, nil
 }
+
+// StartCommand starts cmd so that it dies with the test binary (Pdeathsig
+// from a thread that never exits; see startOnLockedThread). Callers own the
+// process and stop it by its PID.
+func StartCommand(cmd *exec.Cmd) error {
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	return startOnLockedThread(cmd)
+}

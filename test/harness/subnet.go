@@ -115,13 +115,13 @@ func ipJSON(v any, args ...string) error {
 
 var (
 	staleNetns = regexp.MustCompile(`^ptc-(\d+)-\d+$`)
-	staleLink  = regexp.MustCompile(`^ptc(\d+)h\d+$`)
+	staleLink  = regexp.MustCompile(`^ptc(\d+)[hb]\d+$`) // veth host ends, bridges
 	staleDir   = regexp.MustCompile(`^portico-cp-(\d+)-\d+$`)
 )
 
 // CleanupStale removes namespaces and links left by runs that were killed
-// before they could clean up: names ptc-<pid>-* / ptc<pid>h* whose pid is no
-// longer alive. Objects of live processes are never touched.
+// before they could clean up: names ptc-<pid>-* / ptc<pid>h* / ptc<pid>b*
+// whose pid is no longer alive. Objects of live processes are never touched.
 func CleanupStale() error {
 	unlock, err := lockFile(netnsLockPath)
 	if err != nil {

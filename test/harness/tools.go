@@ -17,16 +17,17 @@ import (
 const moduleName = "portico.dev/portico"
 
 // k8sBinaries are the programs a control plane needs in BinDir.
-var k8sBinaries = []string{"etcd", "kube-apiserver", "kubectl"}
+var k8sBinaries = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kubectl"}
 
 // buildHint is appended to every error about missing binaries.
 const buildHint = "build them with `hack/tools.sh k8s` from the repository root " +
 	"(first time about 7 minutes on 2 cores, needs the Go module proxy; later runs use the cache " +
 	"in ~/.cache/portico/k8s)"
 
-// K8sBinDir returns the folder holding etcd, kube-apiserver and kubectl,
-// running `hack/tools.sh k8s` to build them if needed. The script prints
-// progress to log (nil = discard) only when it actually builds.
+// K8sBinDir returns the folder holding etcd, kube-apiserver,
+// kube-controller-manager and kubectl, running `hack/tools.sh k8s` to build
+// them if needed. The script prints progress to log (nil = discard) only
+// when it actually builds.
 //
 // Test binaries of several packages may call this at once (go test ./...);
 // a lock file makes them wait for one build instead of starting one each.

@@ -1,0 +1,162 @@
+package nodeagent
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"portico.dev/portico/test/harness"
+)
+
+// images maps a Pod's image to the program that stands in for it: no image
+// is pulled, every program is built from source on first use. Add a line to
+// support another image. match sees the image's repository (no tag, no
+// digest).
+var images = []image{
+	{"portico.dev/echo", repoIs("portico.dev/echo"), goProgram("portico-echo", "./test/cmd/portico-echo")},
+	{"*/echo-basic (Gateway API conformance)", lastElemIs("echo-basic"), toolProgram("gateway-api", "echo-basic")},
+}
+
+type image struct {
+	pattern string // for messages
+	match   func(repo string) bool
+	build   builder
+}
+
+// A builder makes a program into binDir and returns its path.
+type builder struct {
+	name  string
+	build func(ctx context.Context, binDir string, log io.Writer) (string, error)
+}
+
+func repoIs(r string) func(string) bool { return func(repo string) bool { return repo == r } }
+
+func lastElemIs(e string) func(string) bool {
+	return func(repo string) bool { return path.Base(repo) == e }
+}
+
+// goProgram builds a main package of this repository with go build.
+func goProgram(name, pkg string) builder {
+	return builder{name: name, build: func(ctx context.Context, binDir string, _ io.Writer) (string, error) {
+		root, err := harness.RepoRoot()
+		if err != nil {
+			return "", err
+		}
+		out := filepath.Join(binDir, name)
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
+		cmd.Dir = root
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return "", fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
+		}
+		return out, nil
+	}}
+}
+
+// toolProgram is a binary of a tools module (test/tools/<set>), built and
+// cached by hack/tools.sh like the control plane.
+func toolProgram(set, name string) builder {
+	return builder{name: name, build: func(ctx context.Context, _ string, log io.Writer) (string, error) {
+		root, err := harness.RepoRoot()
+		if err != nil {
+			return "", err
+		}
+		var stderr bytes.Buffer
+		cmd := exec.CommandContext(ctx, filepath.Join(root, "hack", "tools.sh"), set)
+		cmd.Dir = root
+		cmd.Stderr = io.MultiWriter(&stderr, log)
+		out, err := cmd.Output()
+		if err != nil {
+			return "", fmt.Errorf("hack/tools.sh %s: %v\n%s", set, err, stderr.String())
+		}
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		bin := filepath.Join(lines[len(lines)-1], name)
+		if _, err := os.Stat(bin); err != nil {
+			return "", fmt.Errorf("hack/tools.sh %s: %w", set, err)
+		}
+		return bin, nil
+	}}
+}
+
+// buildTimeout bounds one program build; a cold build of a tools module
+// (echo-basic and its gRPC dependencies) takes a minute or two.
+const buildTimeout = 10 * time.Minute
+
+// programs builds each program once per agent and remembers the result
+// (also a failure: the Pod then reports it instead of retrying builds).
+type programs struct {
+	binDir string
+	log    io.Writer
+	mu     sync.Mutex
+	built  map[string]*buildResult
+}
+
+type buildResult struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+func newPrograms(binDir string, log io.Writer) *programs {
+	return &programs{binDir: binDir, log: log, built: map[string]*buildResult{}}
+}
+
+// errUnknownImage is an image no program stands in for.
+type errUnknownImage struct{ image string }
+
+func (e errUnknownImage) Error() string {
+	var known []string
+	for _, im := range images {
+		known = append(known, im.pattern)
+	}
+	return fmt.Sprintf("portico test node agent: no program stands in for image %q (known: %s; see test/nodeagent/images.go)",
+		e.image, strings.Join(known, ", "))
+}
+
+// resolve returns the program for image, building it on first use.
+func (p *programs) resolve(img string) (string, error) {
+	repo := repository(img)
+	for _, im := range images {
+		if !im.match(repo) {
+			continue
+		}
+		p.mu.Lock()
+		r := p.built[im.build.name]
+		if r == nil {
+			r = &buildResult{}
+			p.built[im.build.name] = r
+		}
+		p.mu.Unlock()
+		r.once.Do(func() {
+			if err := os.MkdirAll(p.binDir, 0o755); err != nil {
+				r.err = err
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
+			defer cancel()
+			start := time.Now()
+			r.path, r.err = im.build.build(ctx, p.binDir, p.log)
+			fmt.Fprintf(p.log, "nodeagent: built %s for %s in %v (err %v)\n", im.build.name, img, time.Since(start).Round(time.Millisecond), r.err)
+		})
+		return r.path, r.err
+	}
+	return "", errUnknownImage{img}
+}
+
+// repository strips the tag and digest: "reg:5000/a/b:v1@sha256:…" is "reg:5000/a/b".
+func repository(img string) string {
+	if i := strings.IndexByte(img, '@'); i >= 0 {
+		img = img[:i]
+	}
+	if i := strings.LastIndexByte(img, ':'); i > strings.LastIndexByte(img, '/') {
+		img = img[:i]
+	}
+	return img
+}
