@@ -1,7 +1,6 @@
 package nodeagent
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -22,7 +21,7 @@ import (
 // digest).
 var images = []image{
 	{"portico.dev/echo", repoIs("portico.dev/echo"), goProgram("portico-echo", "./test/cmd/portico-echo")},
-	{"*/echo-basic (Gateway API conformance)", lastElemIs("echo-basic"), toolProgram("gateway-api", "echo-basic")},
+	{"*/echo-basic (Gateway API conformance)", lastElemIs("echo-basic"), toolProgram("gateway-api", "sigs.k8s.io/gateway-api/conformance/echo-basic")},
 }
 
 type image struct {
@@ -60,28 +59,11 @@ func goProgram(name, pkg string) builder {
 	}}
 }
 
-// toolProgram is a binary of a tools module (test/tools/<set>), built and
-// cached by hack/tools.sh like the control plane.
-func toolProgram(set, name string) builder {
-	return builder{name: name, build: func(ctx context.Context, _ string, log io.Writer) (string, error) {
-		root, err := harness.RepoRoot()
-		if err != nil {
-			return "", err
-		}
-		var stderr bytes.Buffer
-		cmd := exec.CommandContext(ctx, filepath.Join(root, "hack", "tools.sh"), set)
-		cmd.Dir = root
-		cmd.Stderr = io.MultiWriter(&stderr, log)
-		out, err := cmd.Output()
-		if err != nil {
-			return "", fmt.Errorf("hack/tools.sh %s: %v\n%s", set, err, stderr.String())
-		}
-		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-		bin := filepath.Join(lines[len(lines)-1], name)
-		if _, err := os.Stat(bin); err != nil {
-			return "", fmt.Errorf("hack/tools.sh %s: %w", set, err)
-		}
-		return bin, nil
+// toolProgram is package pkg of a tools module (test/tools/<set>), built
+// once per machine and cached (harness.ToolBinary).
+func toolProgram(set, pkg string) builder {
+	return builder{name: path.Base(pkg), build: func(ctx context.Context, _ string, log io.Writer) (string, error) {
+		return harness.ToolBinary(ctx, set, pkg, log)
 	}}
 }
 
