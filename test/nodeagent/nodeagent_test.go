@@ -378,3 +378,28 @@ func TestEchoBasic(t *testing.T) {
 		return nil
 	})
 }
+
+// TestForceDeleteKillsAtOnce: a Pod removed from the API with grace 0
+// (kubectl delete --force) has its process killed and its network
+// namespace removed without waiting for the grace period.
+func TestForceDeleteKillsAtOnce(t *testing.T) {
+	ns := harness.Namespace(t, cp)
+	pod := echoPod("forced")
+	pod.Spec.TerminationGracePeriodSeconds = ptr.To[int64](30)
+	createPod(t, ns, pod)
+	got := waitPod(t, ns, "forced", 30*time.Second, isReady)
+	if err := cp.Client.CoreV1().Pods(ns).Delete(t.Context(), "forced", metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)}); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, ns, "forced", 5*time.Second)
+	addr := net.JoinHostPort(got.Status.PodIP, "8080")
+	took := harness.Eventually(t, 5*time.Second, func() error {
+		conn, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err != nil {
+			return nil // refused or unreachable: the process or its namespace is gone
+		}
+		conn.Close()
+		return fmt.Errorf("%s still accepts connections", addr)
+	})
+	t.Logf("force-deleted Pod unreachable %v after it left the API", took.Round(time.Millisecond))
+}
