@@ -90,7 +90,6 @@ func Start(ctx context.Context, cfg Config) (*Agent, error) {
 		client:   cfg.Client,
 		dir:      cfg.Dir,
 		log:      cfg.Log,
-		programs: newPrograms(filepath.Join(cfg.Dir, "bin"), cfg.Log),
 		mounts:   newMountPoints(),
 		stopCh:   make(chan struct{}),
 		runners:  map[types.UID]*podRunner{},
@@ -98,6 +97,7 @@ func Start(ctx context.Context, cfg Config) (*Agent, error) {
 		done:     map[types.UID]bool{},
 	}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
+	a.programs = newPrograms(a.ctx, filepath.Join(cfg.Dir, "bin"), cfg.Log)
 	if err := a.start(ctx); err != nil {
 		a.Stop()
 		return nil, err

@@ -2,6 +2,7 @@ package nodeagent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -71,9 +72,11 @@ func toolProgram(set, pkg string) builder {
 // (echo-basic and its gRPC dependencies) takes a minute or two.
 const buildTimeout = 10 * time.Minute
 
-// programs builds each program once per agent and remembers the result
-// (also a failure: the Pod then reports it instead of retrying builds).
+// programs builds each program once per agent, in the background, and
+// remembers the result (also a failure: Pods then report it instead of
+// building again). Builds end when the agent stops (ctx).
 type programs struct {
+	ctx    context.Context
 	binDir string
 	log    io.Writer
 	mu     sync.Mutex
@@ -81,13 +84,13 @@ type programs struct {
 }
 
 type buildResult struct {
-	once sync.Once
+	done chan struct{} // closed once path, err are set
 	path string
 	err  error
 }
 
-func newPrograms(binDir string, log io.Writer) *programs {
-	return &programs{binDir: binDir, log: log, built: map[string]*buildResult{}}
+func newPrograms(ctx context.Context, binDir string, log io.Writer) *programs {
+	return &programs{ctx: ctx, binDir: binDir, log: log, built: map[string]*buildResult{}}
 }
 
 // errUnknownImage is an image no program stands in for.
@@ -102,34 +105,51 @@ func (e errUnknownImage) Error() string {
 		e.image, strings.Join(known, ", "))
 }
 
-// resolve returns the program for image, building it on first use.
-func (p *programs) resolve(img string) (string, error) {
+// errGaveUp: the caller stopped waiting for a build.
+var errGaveUp = errors.New("stopped waiting for the program to build")
+
+// resolve returns the program for image, building it on first use. It
+// stops waiting for a build when stop or terminating is closed.
+func (p *programs) resolve(img string, stop, terminating <-chan struct{}) (string, error) {
 	repo := repository(img)
 	for _, im := range images {
 		if !im.match(repo) {
 			continue
 		}
-		p.mu.Lock()
-		r := p.built[im.build.name]
-		if r == nil {
-			r = &buildResult{}
-			p.built[im.build.name] = r
+		r := p.start(im, img)
+		select {
+		case <-r.done:
+			return r.path, r.err
+		case <-stop:
+			return "", errGaveUp
+		case <-terminating:
+			return "", errGaveUp
 		}
-		p.mu.Unlock()
-		r.once.Do(func() {
-			if err := os.MkdirAll(p.binDir, 0o755); err != nil {
-				r.err = err
-				return
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
-			defer cancel()
-			start := time.Now()
-			r.path, r.err = im.build.build(ctx, p.binDir, p.log)
-			fmt.Fprintf(p.log, "nodeagent: built %s for %s in %v (err %v)\n", im.build.name, img, time.Since(start).Round(time.Millisecond), r.err)
-		})
-		return r.path, r.err
 	}
 	return "", errUnknownImage{img}
+}
+
+// start begins the build of im's program unless it has begun already.
+func (p *programs) start(im image, img string) *buildResult {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if r := p.built[im.build.name]; r != nil {
+		return r
+	}
+	r := &buildResult{done: make(chan struct{})}
+	p.built[im.build.name] = r
+	go func() {
+		defer close(r.done)
+		if r.err = os.MkdirAll(p.binDir, 0o755); r.err != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(p.ctx, buildTimeout)
+		defer cancel()
+		start := time.Now()
+		r.path, r.err = im.build.build(ctx, p.binDir, p.log)
+		fmt.Fprintf(p.log, "nodeagent: built %s for %s in %v (err %v)\n", im.build.name, img, time.Since(start).Round(time.Millisecond), r.err)
+	}()
+	return r
 }
 
 // repository strips the tag and digest: "reg:5000/a/b:v1@sha256:…" is "reg:5000/a/b".
