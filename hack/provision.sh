@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh machine: iproute2 (network
 # namespaces) from Debian, and the control plane binaries built from the Go
-# module proxy (cached; the first build takes about 7 minutes), and Pebble
+# module proxy (cached; the first build takes about 16 minutes), and Pebble
 # (the ACME test server, a few seconds).
 set -euo pipefail
 cd "$(dirname "$0")/.."

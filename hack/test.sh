@@ -2,7 +2,7 @@
 # Runs every Portico test: unit tests (with the race detector), end-to-end
 # tests against a real kube-apiserver + etcd, bounded fuzzing, and one pass
 # of each benchmark. Needs root (test backends live in network namespaces)
-# and builds the control plane binaries on first use (about 7 minutes).
+# and builds the control plane binaries on first use (about 16 minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -1,8 +1,10 @@
-// Command demo runs Portico's main job on this machine: a local control
-// plane (kube-apiserver + etcd), three demo backends with real addresses in
-// a network namespace, the sample objects from deploy/examples/, and
-// Portico itself; then it prints curl lines that work and checks them.
-// Ctrl-C stops everything it started. Needs root (network namespaces).
+// Command demo runs Portico's main job on this machine: a local cluster
+// (kube-apiserver, etcd, kube-controller-manager and a node agent that runs
+// Pods as processes with real addresses in network namespaces), the
+// ordinary sample manifests from deploy/examples/ (Deployments, Services,
+// Ingresses), and Portico itself; then it prints curl lines that work and
+// checks them. Ctrl-C stops everything it started. Needs root (network
+// namespaces).
 //
 //	go run ./test/demo
 package main
@@ -16,7 +18,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -29,13 +30,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"portico.dev/portico/test/harness"
+	"portico.dev/portico/test/nodeagent"
 	"portico.dev/portico/tlsstore"
-)
-
-// The sample EndpointSlices in deploy/examples name these addresses.
-var (
-	podPrefix = netip.MustParsePrefix("10.199.0.0/24")
-	backends  = []string{"nginx", "tomcat", "echo"} // on .2, .3, .4
 )
 
 func main() {
@@ -70,32 +66,24 @@ func run(ctx context.Context, httpAddr, httpsAddr, metricsAddr string, once bool
 		return err
 	}
 
-	say("starting kube-apiserver and etcd (the first run builds them: about 7 minutes)")
+	say("starting kube-apiserver, etcd and kube-controller-manager (the first run builds them: about 16 minutes)")
 	binDir, err := harness.K8sBinDir(ctx, os.Stderr)
 	if err != nil {
 		return err
 	}
-	cp, err := harness.Start(ctx, harness.Options{BinDir: binDir})
+	cp, err := harness.Start(ctx, harness.Options{BinDir: binDir, Controllers: true})
 	if err != nil {
 		return err
 	}
-	defer cp.Stop()
-	say("control plane up at %s (kubeconfig: %s)", cp.URL, cp.Kubeconfig)
-
-	pod, err := harness.NewPodWithPrefix(podPrefix, len(backends))
+	defer func() {
+		cp.Stop() // stops the node agent first: its Pods' processes and namespaces
+		_ = harness.ClosePods()
+	}()
+	node, err := nodeagent.StartFor(ctx, cp)
 	if err != nil {
-		return fmt.Errorf("demo backends: %w", err)
+		return err
 	}
-	defer pod.Close()
-	for i, name := range backends {
-		l, err := pod.Listen("tcp", net.JoinHostPort(pod.Addrs[i].String(), "8080"))
-		if err != nil {
-			return err
-		}
-		b := harness.StartBackend(l, name)
-		defer b.Close()
-		say("backend %-6s listening on %s in network namespace %s", name, b.Addr, pod.Name)
-	}
+	say("control plane up at %s; node %s runs Pods on %v (kubeconfig: %s)", cp.URL, node.NodeName, node.Bridge.Prefix, cp.Kubeconfig)
 
 	if err := secret(ctx, cp); err != nil {
 		return err
@@ -105,6 +93,18 @@ func run(ctx context.Context, httpAddr, httpsAddr, metricsAddr string, once bool
 		return fmt.Errorf("kubectl apply: %v\n%s", err, out)
 	}
 	fmt.Print(indent(string(out)))
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute) // covers building the echo program once
+	defer cancel()
+	if out, err := cp.Kubectl(wctx, "-n", "portico-demo", "wait", "--for=condition=Available", "deployment", "--all", "--timeout=110s"); err != nil {
+		pods, _ := cp.Kubectl(ctx, "-n", "portico-demo", "get", "pods", "-o", "wide")
+		return fmt.Errorf("deployments not available: %v\n%s\n%s", err, out, pods)
+	}
+	pods, err := cp.Kubectl(ctx, "-n", "portico-demo", "get", "pods", "-o", "wide")
+	if err != nil {
+		return err
+	}
+	say("the Deployments' Pods run as processes, each in its own network namespace:")
+	fmt.Print(indent(string(pods)))
 
 	say("building and starting portico")
 	bin, err := harness.PorticoBinary()
@@ -139,7 +139,7 @@ func run(ctx context.Context, httpAddr, httpsAddr, metricsAddr string, once bool
 	}
 	say("portico is ready; its log: %s", logPath)
 
-	if err := check(httpAddr, httpsAddr, metricsAddr); err != nil {
+	if err := check(httpAddr, httpsAddr, metricsAddr, filepath.Join(cp.BinDir, "kubectl"), cp.Kubeconfig); err != nil {
 		return err
 	}
 	if once {
@@ -199,21 +199,21 @@ type probe struct {
 	curl       string
 	scheme     string
 	host, path string
-	want       string // "200 nginx", "404", "308"
+	want       string // "200 nginx-" (a Pod of Deployment nginx), "404", "308"
 }
 
 // check runs each printed curl line's request and shows what came back.
-func check(httpAddr, httpsAddr, metricsAddr string) error {
+func check(httpAddr, httpsAddr, metricsAddr, kubectl, kubeconfig string) error {
 	_, httpsPort, _ := net.SplitHostPort(httpsAddr)
 	probes := []probe{
-		{"curl -H 'Host: demo.portico.test' http://ADDR/nginx", "http", "demo.portico.test", "/nginx", "200 nginx"},
-		{"curl -H 'Host: demo.portico.test' http://ADDR/tomcat/index.jsp", "http", "demo.portico.test", "/tomcat/index.jsp", "200 tomcat"},
-		{"curl -H 'Host: echo.portico.test' http://ADDR/anything", "http", "echo.portico.test", "/anything", "200 echo"},
-		{"curl -H 'Host: a.apps.portico.test' http://ADDR/", "http", "a.apps.portico.test", "/", "200 echo"},
+		{"curl -H 'Host: demo.portico.test' http://ADDR/nginx", "http", "demo.portico.test", "/nginx", "200 nginx-"},
+		{"curl -H 'Host: demo.portico.test' http://ADDR/tomcat/index.jsp", "http", "demo.portico.test", "/tomcat/index.jsp", "200 tomcat-"},
+		{"curl -H 'Host: echo.portico.test' http://ADDR/anything", "http", "echo.portico.test", "/anything", "200 echo-"},
+		{"curl -H 'Host: a.apps.portico.test' http://ADDR/", "http", "a.apps.portico.test", "/", "200 echo-"},
 		{"curl -i -H 'Host: demo.portico.test' http://ADDR/missing      # no rule: 404", "http", "demo.portico.test", "/missing", "404"},
 		{"curl -i -H 'Host: other.portico.test' http://ADDR/           # another controller's Ingress: 404", "http", "other.portico.test", "/", "404"},
 		{"curl -i -H 'Host: secure.portico.test' http://ADDR/          # TLS host: 308 to https", "http", "secure.portico.test", "/", "308"},
-		{"curl -k --resolve secure.portico.test:" + httpsPort + ":127.0.0.1 https://secure.portico.test:" + httpsPort + "/", "https", "secure.portico.test", "/", "200 echo"},
+		{"curl -k --resolve secure.portico.test:" + httpsPort + ":127.0.0.1 https://secure.portico.test:" + httpsPort + "/", "https", "secure.portico.test", "/", "200 echo-"},
 	}
 	plain := &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	secure := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
@@ -230,18 +230,30 @@ func check(httpAddr, httpsAddr, metricsAddr string) error {
 		if p.scheme == "https" {
 			url, c = "https://"+p.host+":"+httpsPort+p.path, secure
 		}
+		// The EndpointSlice controller may be a moment behind the Pods.
 		got := try(c, url, p.host)
+		for deadline := time.Now().Add(5 * time.Second); !p.matches(got) && time.Now().Before(deadline); {
+			time.Sleep(100 * time.Millisecond)
+			got = try(c, url, p.host)
+		}
 		mark := "ok "
-		if got != p.want {
+		if !p.matches(got) {
 			mark, failed = "BAD", failed+1
 		}
-		fmt.Printf("  %s\n      -> %s  [%s, want %s]\n", line, got, mark, p.want)
+		fmt.Printf("  %s\n      -> %s  [%s, want %s]\n", line, got, mark, strings.Replace(p.want, "-", " (a Pod of that Deployment)", 1))
 	}
-	fmt.Printf("  curl -s http://%s/metrics | grep ^portico_\n  curl -s http://%s/readyz\n\n", metricsAddr, metricsAddr)
+	fmt.Printf("  curl -s http://%s/metrics | grep ^portico_\n  curl -s http://%s/readyz\n", metricsAddr, metricsAddr)
+	fmt.Printf("  %s --kubeconfig %s -n portico-demo logs deploy/echo   # the requests a Pod served\n", kubectl, kubeconfig)
+	fmt.Printf("  %s --kubeconfig %s -n portico-demo rollout restart deploy/echo   # new Pods, no failed request\n\n", kubectl, kubeconfig)
 	if failed > 0 {
 		return fmt.Errorf("%d of %d demo requests did not answer as expected", failed, len(probes))
 	}
 	return nil
+}
+
+// matches: want "200 echo-" is any Pod of Deployment echo.
+func (p probe) matches(got string) bool {
+	return got == p.want || (strings.HasSuffix(p.want, "-") && strings.HasPrefix(got, p.want))
 }
 
 func try(c *http.Client, url, host string) string {

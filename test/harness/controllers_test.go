@@ -17,12 +17,22 @@ import (
 
 // TestControllerManagerRunsDeployments: with Options.Controllers a
 // Deployment gets a ReplicaSet and Pods (which stay Pending: no node agent
-// here), and a deleted namespace is emptied and goes away.
+// here), and a deleted namespace is emptied and goes away. It has a control
+// plane of its own: with kube-controller-manager's watches open, stopping
+// the API server (TestAPIServerRestartKeepsData) takes its full 10 s grace.
 func TestControllerManagerRunsDeployments(t *testing.T) {
 	ctx := t.Context()
-	ns := newNamespace(t)
+	own, err := Start(ctx, Options{BinDir: cp.BinDir, Controllers: true, Log: cp.Log()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(own.Stop)
+	ns := "kcm-test"
+	if _, err := own.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	labels := map[string]string{"app": "web"}
-	_, err := cp.Client.AppsV1().Deployments(ns).Create(ctx, &appsv1.Deployment{
+	_, err = own.Client.AppsV1().Deployments(ns).Create(ctx, &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: "web"},
 		Spec: appsv1.DeploymentSpec{
 			Replicas: ptr.To[int32](2),
@@ -37,7 +47,7 @@ func TestControllerManagerRunsDeployments(t *testing.T) {
 		t.Fatal(err)
 	}
 	took := Eventually(t, 30*time.Second, func() error {
-		pods, err := cp.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+		pods, err := own.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
 		if err != nil {
 			return err
 		}
@@ -48,13 +58,13 @@ func TestControllerManagerRunsDeployments(t *testing.T) {
 	})
 	t.Logf("Deployment to 2 Pods in %v", took.Round(time.Millisecond))
 
-	if err := cp.Client.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}); err != nil {
+	if err := own.Client.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	// The Pods have no node, so no kubelet has to confirm their end: the
 	// namespace controller deletes them and then the namespace.
 	Eventually(t, 60*time.Second, func() error {
-		_, err := cp.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+		_, err := own.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			return nil
 		}

@@ -22,7 +22,7 @@ import (
 
 var cp *ControlPlane
 
-func TestMain(m *testing.M) { MainWith(m, &cp, Options{Controllers: true}, nil) }
+func TestMain(m *testing.M) { Main(m, &cp) }
 
 // newNamespace creates a fresh namespace; nothing deletes namespaces for real
 // here (no controller-manager), so every test uses its own.

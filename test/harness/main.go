@@ -40,9 +40,9 @@ func runMain(m *testing.M, cp **ControlPlane, opts Options, setup func(context.C
 		logw = os.Stderr
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute) // covers a first build
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute) // covers a first build (16 min measured cold)
 	defer cancel()
-	// Build progress goes to stderr even without -v: a silent 7-minute
+	// Build progress goes to stderr even without -v: a silent 16-minute
 	// first run looks like a hang.
 	if opts.Log == nil {
 		opts.Log = logw

@@ -21,8 +21,9 @@ const ControllerName = "portico.dev/ingress-controller"
 
 var nsCounter atomic.Int64
 
-// Namespace creates a fresh namespace for one test. Namespaces are never
-// finished deleting here (no controller-manager), so each test gets its own.
+// Namespace creates a fresh namespace for one test. Without
+// Options.Controllers no namespace ever finishes deleting, and with them
+// deleting takes seconds, so each test gets its own and leaves it.
 func Namespace(t testing.TB, cp *ControlPlane) string {
 	t.Helper()
 	name := fmt.Sprintf("t%d-%d", time.Now().UnixNano()%1e6, nsCounter.Add(1))

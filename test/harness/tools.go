@@ -4,11 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -21,7 +24,7 @@ var k8sBinaries = []string{"etcd", "kube-apiserver", "kube-controller-manager", 
 
 // buildHint is appended to every error about missing binaries.
 const buildHint = "build them with `hack/tools.sh k8s` from the repository root " +
-	"(first time about 7 minutes on 2 cores, needs the Go module proxy; later runs use the cache " +
+	"(first time about 16 minutes on 2 cores, needs the Go module proxy; later runs use the cache " +
 	"in ~/.cache/portico/k8s)"
 
 // K8sBinDir returns the folder holding etcd, kube-apiserver,
@@ -131,4 +134,50 @@ func lockFile(path string) (unlock func(), err error) {
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
 	return func() { f.Close() }, nil // closing the file releases the lock
+}
+
+// ToolBinary builds package pkg of the tools module test/tools/<set> (a
+// `tool` directive there) and returns the binary's path. Like hack/tools.sh
+// it caches by the hash of the module's go.mod and go.sum, in
+// ${XDG_CACHE_HOME:-~/.cache}/portico/<set>/<hash>/, and a lock makes test
+// binaries that need it at once wait for one build. Progress goes to log.
+func ToolBinary(ctx context.Context, set, pkg string, log io.Writer) (string, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	mod := filepath.Join(root, "test", "tools", set)
+	h := sha256.New()
+	for _, f := range []string{"go.mod", "go.sum"} {
+		b, err := os.ReadFile(filepath.Join(mod, f))
+		if err != nil {
+			return "", fmt.Errorf("tools module %s: %w", set, err)
+		}
+		h.Write(b)
+	}
+	cacheRoot, err := os.UserCacheDir()
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(cacheRoot, "portico", set, hex.EncodeToString(h.Sum(nil))[:16])
+	bin := filepath.Join(dir, path.Base(pkg))
+	unlock, err := lockFile(filepath.Join(os.TempDir(), "portico-tools-"+set+".lock"))
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	if _, err := os.Stat(bin); err == nil {
+		return bin, nil
+	}
+	fmt.Fprintf(log, "portico: building %s from the Go module proxy into %s (first time only)\n", pkg, dir)
+	tmp := bin + ".tmp"
+	cmd := exec.CommandContext(ctx, "go", "build", "-mod=readonly", "-trimpath", "-o", tmp, pkg)
+	cmd.Dir = mod
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build %s in test/tools/%s: %w\n%s", pkg, set, err, out)
+	}
+	if err := os.Rename(tmp, bin); err != nil { // complete or absent, never half written
+		return "", err
+	}
+	return bin, nil
 }

@@ -56,6 +56,7 @@ type Agent struct {
 	programs *programs
 	mounts   *mountPoints
 	kubelet  *kubeletServer
+	informer informers.SharedInformerFactory
 	ctx      context.Context // API calls of runners; cancelled by Stop
 	cancel   context.CancelFunc
 	stopCh   chan struct{} // closed by Stop
@@ -89,7 +90,6 @@ func Start(ctx context.Context, cfg Config) (*Agent, error) {
 		client:   cfg.Client,
 		dir:      cfg.Dir,
 		log:      cfg.Log,
-		programs: newPrograms(filepath.Join(cfg.Dir, "bin"), cfg.Log),
 		mounts:   newMountPoints(),
 		stopCh:   make(chan struct{}),
 		runners:  map[types.UID]*podRunner{},
@@ -97,6 +97,7 @@ func Start(ctx context.Context, cfg Config) (*Agent, error) {
 		done:     map[types.UID]bool{},
 	}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
+	a.programs = newPrograms(a.ctx, filepath.Join(cfg.Dir, "bin"), cfg.Log)
 	if err := a.start(ctx); err != nil {
 		a.Stop()
 		return nil, err
@@ -119,6 +120,7 @@ func (a *Agent) start(ctx context.Context) error {
 	a.wg.Go(a.heartbeat)
 
 	factory := informers.NewSharedInformerFactory(a.client, 0)
+	a.informer = factory
 	pods := factory.Core().V1().Pods().Informer()
 	if _, err := pods.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { a.observe(obj) },
@@ -218,6 +220,9 @@ func (a *Agent) Stop() {
 		close(a.stopCh) // runners see it, kill their processes and clean up
 		a.cancel()
 		a.wg.Wait()
+		if a.informer != nil {
+			a.informer.Shutdown()
+		}
 		if a.kubelet != nil {
 			a.kubelet.close()
 		}

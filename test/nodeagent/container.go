@@ -114,7 +114,10 @@ func (c *container) runOnce(stop <-chan struct{}) (ran time.Duration, exited *co
 		return 0, nil, errors.New("terminating")
 	default:
 	}
-	prog, err := c.pod.agent.programs.resolve(c.spec.Image)
+	prog, err := c.pod.agent.programs.resolve(c.spec.Image, stop, c.pod.terminating)
+	if errors.Is(err, errGaveUp) {
+		return 0, nil, err
+	}
 	if err != nil {
 		reason := "ErrImagePull"
 		var unknown errUnknownImage

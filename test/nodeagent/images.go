@@ -1,8 +1,8 @@
 package nodeagent
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -22,7 +22,7 @@ import (
 // digest).
 var images = []image{
 	{"portico.dev/echo", repoIs("portico.dev/echo"), goProgram("portico-echo", "./test/cmd/portico-echo")},
-	{"*/echo-basic (Gateway API conformance)", lastElemIs("echo-basic"), toolProgram("gateway-api", "echo-basic")},
+	{"*/echo-basic (Gateway API conformance)", lastElemIs("echo-basic"), toolProgram("gateway-api", "sigs.k8s.io/gateway-api/conformance/echo-basic")},
 }
 
 type image struct {
@@ -60,28 +60,11 @@ func goProgram(name, pkg string) builder {
 	}}
 }
 
-// toolProgram is a binary of a tools module (test/tools/<set>), built and
-// cached by hack/tools.sh like the control plane.
-func toolProgram(set, name string) builder {
-	return builder{name: name, build: func(ctx context.Context, _ string, log io.Writer) (string, error) {
-		root, err := harness.RepoRoot()
-		if err != nil {
-			return "", err
-		}
-		var stderr bytes.Buffer
-		cmd := exec.CommandContext(ctx, filepath.Join(root, "hack", "tools.sh"), set)
-		cmd.Dir = root
-		cmd.Stderr = io.MultiWriter(&stderr, log)
-		out, err := cmd.Output()
-		if err != nil {
-			return "", fmt.Errorf("hack/tools.sh %s: %v\n%s", set, err, stderr.String())
-		}
-		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-		bin := filepath.Join(lines[len(lines)-1], name)
-		if _, err := os.Stat(bin); err != nil {
-			return "", fmt.Errorf("hack/tools.sh %s: %w", set, err)
-		}
-		return bin, nil
+// toolProgram is package pkg of a tools module (test/tools/<set>), built
+// once per machine and cached (harness.ToolBinary).
+func toolProgram(set, pkg string) builder {
+	return builder{name: path.Base(pkg), build: func(ctx context.Context, _ string, log io.Writer) (string, error) {
+		return harness.ToolBinary(ctx, set, pkg, log)
 	}}
 }
 
@@ -89,9 +72,11 @@ func toolProgram(set, name string) builder {
 // (echo-basic and its gRPC dependencies) takes a minute or two.
 const buildTimeout = 10 * time.Minute
 
-// programs builds each program once per agent and remembers the result
-// (also a failure: the Pod then reports it instead of retrying builds).
+// programs builds each program once per agent, in the background, and
+// remembers the result (also a failure: Pods then report it instead of
+// building again). Builds end when the agent stops (ctx).
 type programs struct {
+	ctx    context.Context
 	binDir string
 	log    io.Writer
 	mu     sync.Mutex
@@ -99,13 +84,13 @@ type programs struct {
 }
 
 type buildResult struct {
-	once sync.Once
+	done chan struct{} // closed once path, err are set
 	path string
 	err  error
 }
 
-func newPrograms(binDir string, log io.Writer) *programs {
-	return &programs{binDir: binDir, log: log, built: map[string]*buildResult{}}
+func newPrograms(ctx context.Context, binDir string, log io.Writer) *programs {
+	return &programs{ctx: ctx, binDir: binDir, log: log, built: map[string]*buildResult{}}
 }
 
 // errUnknownImage is an image no program stands in for.
@@ -120,34 +105,51 @@ func (e errUnknownImage) Error() string {
 		e.image, strings.Join(known, ", "))
 }
 
-// resolve returns the program for image, building it on first use.
-func (p *programs) resolve(img string) (string, error) {
+// errGaveUp: the caller stopped waiting for a build.
+var errGaveUp = errors.New("stopped waiting for the program to build")
+
+// resolve returns the program for image, building it on first use. It
+// stops waiting for a build when stop or terminating is closed.
+func (p *programs) resolve(img string, stop, terminating <-chan struct{}) (string, error) {
 	repo := repository(img)
 	for _, im := range images {
 		if !im.match(repo) {
 			continue
 		}
-		p.mu.Lock()
-		r := p.built[im.build.name]
-		if r == nil {
-			r = &buildResult{}
-			p.built[im.build.name] = r
+		r := p.start(im, img)
+		select {
+		case <-r.done:
+			return r.path, r.err
+		case <-stop:
+			return "", errGaveUp
+		case <-terminating:
+			return "", errGaveUp
 		}
-		p.mu.Unlock()
-		r.once.Do(func() {
-			if err := os.MkdirAll(p.binDir, 0o755); err != nil {
-				r.err = err
-				return
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
-			defer cancel()
-			start := time.Now()
-			r.path, r.err = im.build.build(ctx, p.binDir, p.log)
-			fmt.Fprintf(p.log, "nodeagent: built %s for %s in %v (err %v)\n", im.build.name, img, time.Since(start).Round(time.Millisecond), r.err)
-		})
-		return r.path, r.err
 	}
 	return "", errUnknownImage{img}
+}
+
+// start begins the build of im's program unless it has begun already.
+func (p *programs) start(im image, img string) *buildResult {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if r := p.built[im.build.name]; r != nil {
+		return r
+	}
+	r := &buildResult{done: make(chan struct{})}
+	p.built[im.build.name] = r
+	go func() {
+		defer close(r.done)
+		if r.err = os.MkdirAll(p.binDir, 0o755); r.err != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(p.ctx, buildTimeout)
+		defer cancel()
+		start := time.Now()
+		r.path, r.err = im.build.build(ctx, p.binDir, p.log)
+		fmt.Fprintf(p.log, "nodeagent: built %s for %s in %v (err %v)\n", im.build.name, img, time.Since(start).Round(time.Millisecond), r.err)
+	}()
+	return r
 }
 
 // repository strips the tag and digest: "reg:5000/a/b:v1@sha256:…" is "reg:5000/a/b".

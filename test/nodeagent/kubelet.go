@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"os"
@@ -53,6 +54,7 @@ func startKubeletServer(a *Agent) (*kubeletServer, error) {
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}},
+		ErrorLog:          log.New(a.log, "nodeagent: kubelet endpoint: ", 0),
 	}}
 	go func() { _ = s.srv.ServeTLS(l, "", "") }()
 	return s, nil

@@ -347,3 +347,59 @@ func TestKubectlLogsAndExec(t *testing.T) {
 	}
 	t.Logf("kubectl exec: %v", err)
 }
+
+// TestEchoBasic: the Gateway API conformance echo server runs for its
+// image, built from sigs.k8s.io/gateway-api/conformance, and answers with
+// the Pod and namespace it gets from the downward API.
+func TestEchoBasic(t *testing.T) {
+	ns := harness.Namespace(t, cp)
+	field := func(p string) *corev1.EnvVarSource {
+		return &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: p}}
+	}
+	createPod(t, ns, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "infra-backend-v1"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{
+			Name: "infra-backend-v1", Image: "registry.k8s.io/gateway-api/echo-basic:v1.5.1",
+			Env: []corev1.EnvVar{{Name: "POD_NAME", ValueFrom: field("metadata.name")}, {Name: "NAMESPACE", ValueFrom: field("metadata.namespace")}},
+		}}},
+	})
+	pod := waitPod(t, ns, "infra-backend-v1", 5*time.Minute, isReady) // a cold first build of echo-basic
+	url := "http://" + net.JoinHostPort(pod.Status.PodIP, "3000") + "/conformance"
+	harness.Eventually(t, 10*time.Second, func() error {
+		resp, err := client.Get(url)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || !strings.Contains(string(b), `"pod": "infra-backend-v1"`) || !strings.Contains(string(b), ns) {
+			return fmt.Errorf("GET %s = %d %s", url, resp.StatusCode, b)
+		}
+		return nil
+	})
+}
+
+// TestForceDeleteKillsAtOnce: a Pod removed from the API with grace 0
+// (kubectl delete --force) has its process killed and its network
+// namespace removed without waiting for the grace period.
+func TestForceDeleteKillsAtOnce(t *testing.T) {
+	ns := harness.Namespace(t, cp)
+	pod := echoPod("forced")
+	pod.Spec.TerminationGracePeriodSeconds = ptr.To[int64](30)
+	createPod(t, ns, pod)
+	got := waitPod(t, ns, "forced", 30*time.Second, isReady)
+	if err := cp.Client.CoreV1().Pods(ns).Delete(t.Context(), "forced", metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)}); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, ns, "forced", 5*time.Second)
+	addr := net.JoinHostPort(got.Status.PodIP, "8080")
+	took := harness.Eventually(t, 5*time.Second, func() error {
+		conn, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err != nil {
+			return nil // refused or unreachable: the process or its namespace is gone
+		}
+		conn.Close()
+		return fmt.Errorf("%s still accepts connections", addr)
+	})
+	t.Logf("force-deleted Pod unreachable %v after it left the API", took.Round(time.Millisecond))
+}
