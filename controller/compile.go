@@ -11,6 +11,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"portico.dev/portico/endpoints"
 	"portico.dev/portico/router"
 	"portico.dev/portico/tlsstore"
 )
@@ -432,7 +433,7 @@ func (c *compiler) backend(key backendKey) (*router.Backend, error) {
 	}
 	b := &router.Backend{
 		ID: ns + "/" + name + ":" + port, Namespace: ns, Service: name, Port: port,
-		Endpoints: endpointAddrs(sp, c.snap.Slices[svcKey]),
+		Endpoints: endpoints.Addrs(sp, c.snap.Slices[svcKey]),
 	}
 	c.backends[key] = b
 	return b, nil

@@ -1,4 +1,7 @@
-package controller
+// Package endpoints turns a Service port and its EndpointSlices into the
+// addresses Portico sends traffic to. Both translators (Ingress and the
+// Gateway API) use it, so they choose endpoints the same way.
+package endpoints
 
 import (
 	"net"
@@ -9,7 +12,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 )
 
-// endpointAddrs returns the "ip:port" addresses that serve one Service port,
+// Addrs returns the "ip:port" addresses that serve one Service port,
 // from the Service's EndpointSlices (not kube-proxy):
 //
 //   - endpoints that are ready (and not terminating) are used;
@@ -19,7 +22,7 @@ import (
 //
 // EndpointSlices name their ports after the Service port's name, which is how
 // the target port is found (it may differ per slice during a rollout).
-func endpointAddrs(sp corev1.ServicePort, eps []*discoveryv1.EndpointSlice) []string {
+func Addrs(sp corev1.ServicePort, eps []*discoveryv1.EndpointSlice) []string {
 	n := 0
 	for _, s := range eps {
 		n += len(s.Endpoints)
