@@ -43,4 +43,3 @@ func TestEndpointSelection(t *testing.T) {
 		})
 	}
 }
-
