@@ -29,6 +29,8 @@ type call struct {
 
 	route       *router.Route
 	backend     *router.Backend // the route's backend for this request (one of a split)
+	bfilters    *router.Filters // that backend's own filters (Gateway API backendRef filters), nil for none
+	proto       router.Protocol // how to speak to the backend
 	path        string          // cleaned path, matched and forwarded
 	ep          *endpoint       // endpoint of the current attempt; its inflight counts this request
 	tried       [maxTries]*endpoint
@@ -164,7 +166,7 @@ func (c *call) finish() {
 // the route's tries. Only the first attempt's request is ReverseProxy's own;
 // retries reuse it with another URL.Host (nothing else in it changed).
 func (c *call) RoundTrip(req *http.Request) (*http.Response, error) {
-	rt := c.p.transport(c.route.Options.Protocol)
+	rt := c.p.transport(c.proto)
 	// A timeout must abort the exchange. When the h1 transport sends the
 	// request and nothing but the call's own timer can cancel it (an
 	// HTTP/1 client: its context has no Done channel), the transport

@@ -185,20 +185,25 @@ func (c *call) serve() {
 		c.fail(http.StatusNotFound, "404 no route")
 		return
 	}
+	if f := c.route.Filters; f != nil && f.Redirect != nil {
+		c.redirect(f.Redirect)
+		return
+	}
 	var n uint64
 	if len(c.route.Backends) > 1 {
 		n = rand.Uint64()
 	}
-	var ok bool
-	if c.backend, ok = c.route.Pick(n); !ok || c.backend == nil {
+	wb, ok := c.route.PickWeighted(n)
+	if !ok || wb.Backend == nil {
 		// A split with no weight, or the share of a backend that could
 		// not be resolved: the Gateway API says 500.
 		c.fail(http.StatusInternalServerError, "500 no backend")
 		return
 	}
-	if f := c.route.Filters; f != nil && f.Redirect != nil {
-		c.redirect(f.Redirect)
-		return
+	c.backend, c.bfilters = wb.Backend, wb.Filters
+	c.proto = c.route.Options.Protocol
+	if c.backend.Protocol != router.HTTP {
+		c.proto = c.backend.Protocol
 	}
 	o := c.route.Options
 	if p.cfg.Scheme == "http" && o.SSLRedirect {
@@ -258,7 +263,7 @@ func (c *call) fail(status int, msg string) {
 func (c *call) rewrite(pr *httputil.ProxyRequest) {
 	out := pr.Out
 	out.URL.Scheme = "http"
-	switch c.route.Options.Protocol {
+	switch c.proto {
 	case router.HTTPS, router.GRPCS:
 		out.URL.Scheme = "https"
 	}
@@ -292,6 +297,9 @@ func (c *call) rewrite(pr *httputil.ProxyRequest) {
 	if f != nil {
 		f.RequestHeaders.Apply(out.Header)
 	}
+	if bf := c.bfilters; bf != nil {
+		bf.RequestHeaders.Apply(out.Header)
+	}
 }
 
 // modifyResponse applies the route's response header edits to a backend's
@@ -299,6 +307,9 @@ func (c *call) rewrite(pr *httputil.ProxyRequest) {
 func (c *call) modifyResponse(resp *http.Response) error {
 	if f := c.route.Filters; f != nil {
 		f.ResponseHeaders.Apply(resp.Header)
+	}
+	if bf := c.bfilters; bf != nil {
+		bf.ResponseHeaders.Apply(resp.Header)
 	}
 	return nil
 }

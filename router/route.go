@@ -64,6 +64,9 @@ type Route struct {
 type WeightedBackend struct {
 	Backend *Backend
 	Weight  uint32
+	// Filters apply only to requests sent to this backend (Gateway API
+	// backendRef filters), after the route's; nil for none.
+	Filters *Filters
 }
 
 // Pick returns the backend for a request, given a uniformly random n. With
@@ -71,25 +74,36 @@ type WeightedBackend struct {
 // when the split has no weight at all or n falls on an unresolved backend
 // (the caller answers 500). A route without Backends returns Backend.
 func (r *Route) Pick(n uint64) (b *Backend, ok bool) {
+	wb, ok := r.PickWeighted(n)
+	if !ok || wb.Backend == nil {
+		return nil, false
+	}
+	return wb.Backend, true
+}
+
+// PickWeighted is Pick that also returns the chosen backend's own filters:
+// ok is false only for a split without weight; wb.Backend is nil for an
+// unresolved share (and for a route without any backend).
+func (r *Route) PickWeighted(n uint64) (wb WeightedBackend, ok bool) {
 	if len(r.Backends) == 0 {
-		return r.Backend, true
+		return WeightedBackend{Backend: r.Backend, Weight: 1}, true
 	}
 	var total uint64
 	for i := range r.Backends {
 		total += uint64(r.Backends[i].Weight)
 	}
 	if total == 0 {
-		return nil, false
+		return WeightedBackend{}, false
 	}
 	n %= total
 	for i := range r.Backends {
 		w := uint64(r.Backends[i].Weight)
 		if n < w {
-			return r.Backends[i].Backend, r.Backends[i].Backend != nil
+			return r.Backends[i], true
 		}
 		n -= w
 	}
-	return nil, false // unreachable: n < total
+	return WeightedBackend{}, false // unreachable: n < total
 }
 
 // Backend is a Service port and the endpoints that currently serve it.
@@ -104,6 +118,10 @@ type Backend struct {
 	// order. The controller already chose them (ready first, then
 	// serving-but-terminating only when nothing else is left).
 	Endpoints []string
+	// Protocol, when not HTTP, is how to speak to this backend whatever
+	// the route's Options say (Gateway API: the Service port's
+	// appProtocol, e.g. kubernetes.io/h2c).
+	Protocol Protocol
 }
 
 // Balance is a load-balancing policy.
