@@ -31,6 +31,7 @@ type options struct {
 	scale     bool
 	accessLog bool
 	pprofDir  string
+	baseline  string
 	env       string
 }
 
@@ -47,6 +48,7 @@ func main() {
 	flag.BoolVar(&o.scale, "scale", true, "also run the control-plane scale test (10k Ingresses)")
 	flag.BoolVar(&o.accessLog, "access-log", false, "run Portico with its access log on (nginx and HAProxy log nothing either way)")
 	flag.StringVar(&o.env, "portico-env", "", "extra environment for Portico, comma-separated KEY=VALUE (e.g. GOGC=400), to measure runtime settings")
+	flag.StringVar(&o.baseline, "baseline", "", "also run this Portico binary (e.g. a build of main before a change) as target portico-baseline, in the same rounds")
 	flag.StringVar(&o.pprofDir, "pprof", "", "run Portico with --profiling and save a CPU profile of its measured run per scenario to this directory (SCENARIO.pprof, last round wins)")
 	flag.Parse()
 	if err := checkScenarios(o); err != nil {

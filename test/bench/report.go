@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-var order = []string{"nginx", "haproxy", "portico"}
+var order = []string{"nginx", "haproxy", "portico", "portico-baseline"}
 
 func renderReport(o options, results map[string]map[string][]sample, rss map[string][2]int64) string {
 	var b strings.Builder

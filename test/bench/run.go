@@ -238,42 +238,24 @@ func startTargets(ctx context.Context, o options, cp *harness.ControlPlane, dir,
 	}
 	targets = append(targets, &target{name: "haproxy", ports: hp, proc: p})
 
-	pp, err := free()
-	if err != nil {
-		return targets, err
-	}
-	mport, err := harness.FreePort()
-	if err != nil {
-		return targets, err
-	}
 	bin, err := harness.PorticoBinary()
 	if err != nil {
 		return targets, err
 	}
-	args := []string{"taskset", "-c", "0", "env", "GOMAXPROCS=1"}
-	for _, kv := range strings.Split(o.env, ",") {
-		if kv = strings.TrimSpace(kv); kv != "" {
-			args = append(args, kv)
-		}
-	}
-	args = append(args, bin, "--kubeconfig", cp.Kubeconfig,
-		"--http-addr", fmt.Sprintf("127.0.0.1:%d", pp.http), "--https-addr", fmt.Sprintf("127.0.0.1:%d", pp.https),
-		"--metrics-addr", fmt.Sprintf("127.0.0.1:%d", mport), "--default-ssl-certificate", "bench/bench-tls")
-	if o.pprofDir != "" {
-		args = append(args, "--profiling")
-	}
-	if supportsFlag(bin, "access-log") {
-		args = append(args, "--access-log="+strconv.FormatBool(o.accessLog))
-	}
-	p, err = start("portico", filepath.Join(dir, "portico.log"), args...)
+	pt, err := startPortico(o, cp, dir, "portico", bin)
 	if err != nil {
 		return targets, err
 	}
-	pt := &target{name: "portico", ports: pp, proc: p}
-	if o.pprofDir != "" {
-		pt.pprof = fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile", mport)
-	}
 	targets = append(targets, pt)
+	if o.baseline != "" {
+		// Another build of Portico (e.g. main before a change), measured in
+		// the same run on the same machine.
+		bt, err := startPortico(o, cp, dir, "portico-baseline", o.baseline)
+		if err != nil {
+			return targets, err
+		}
+		targets = append(targets, bt)
+	}
 
 	// Every target must route both a plain and a 1k-hosts request before
 	// anything is measured.
@@ -315,6 +297,42 @@ func saveProfile(ctx context.Context, url string, d time.Duration, path string) 
 		return err
 	}
 	return f.Close()
+}
+
+// startPortico runs one Portico binary as a bench target named name.
+func startPortico(o options, cp *harness.ControlPlane, dir, name, bin string) (*target, error) {
+	pp, err := harness.FreePorts(2)
+	if err != nil {
+		return nil, err
+	}
+	mport, err := harness.FreePort()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"taskset", "-c", "0", "env", "GOMAXPROCS=1"}
+	for _, kv := range strings.Split(o.env, ",") {
+		if kv = strings.TrimSpace(kv); kv != "" {
+			args = append(args, kv)
+		}
+	}
+	args = append(args, bin, "--kubeconfig", cp.Kubeconfig,
+		"--http-addr", fmt.Sprintf("127.0.0.1:%d", pp[0]), "--https-addr", fmt.Sprintf("127.0.0.1:%d", pp[1]),
+		"--metrics-addr", fmt.Sprintf("127.0.0.1:%d", mport), "--default-ssl-certificate", "bench/bench-tls")
+	if o.pprofDir != "" {
+		args = append(args, "--profiling")
+	}
+	if supportsFlag(bin, "access-log") {
+		args = append(args, "--access-log="+strconv.FormatBool(o.accessLog))
+	}
+	p, err := start(name, filepath.Join(dir, name+".log"), args...)
+	if err != nil {
+		return nil, err
+	}
+	t := &target{name: name, ports: ports{pp[0], pp[1]}, proc: p}
+	if o.pprofDir != "" {
+		t.pprof = fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile", mport)
+	}
+	return t, nil
 }
 
 func supportsFlag(bin, name string) bool {
