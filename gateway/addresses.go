@@ -27,8 +27,8 @@ func (t *translator) assignAddresses() {
 	taken := make(map[netip.Addr]bool)
 	var wantPool []*gatewayState
 	for _, g := range t.gateways {
-		if _, reason, _ := g.acceptedStatus(); reason == string(gwv1.GatewayReasonListenersNotValid) && !g.anyValid() {
-			continue
+		if ok, _, _ := g.acceptedStatus(); !ok {
+			continue // not accepted: it gets no address
 		}
 		if len(g.gw.Spec.Addresses) == 0 {
 			if pool.IsValid() {

@@ -55,6 +55,12 @@ func (t *translator) checkGateways() {
 			continue
 		}
 		g := &gatewayState{gw: gw, key: types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}}
+		if inf := gw.Spec.Infrastructure; inf != nil && inf.ParametersRef != nil {
+			// Portico defines no parameters kinds, so any reference is one it
+			// cannot resolve.
+			g.accepted.set(string(gwv1.GatewayReasonInvalidParameters),
+				fmt.Sprintf("infrastructure.parametersRef %s/%s %s is not supported: Portico has no Gateway parameters", inf.ParametersRef.Group, inf.ParametersRef.Kind, inf.ParametersRef.Name))
+		}
 		t.checkListeners(g)
 		valid := 0
 		for _, l := range g.listeners {
@@ -62,7 +68,7 @@ func (t *translator) checkGateways() {
 				valid++
 			}
 		}
-		if valid < len(g.listeners) {
+		if valid < len(g.listeners) && g.accepted.ok() {
 			g.accepted.set(string(gwv1.GatewayReasonListenersNotValid), "some listeners are not valid; see status.listeners")
 		}
 		t.gateways = append(t.gateways, g)
