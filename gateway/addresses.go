@@ -117,7 +117,7 @@ func (t *translator) assignAddresses() {
 
 func (g *gatewayState) anyValid() bool {
 	for _, l := range g.listeners {
-		if l.accepted.ok() {
+		if l.attachable() {
 			return true
 		}
 	}

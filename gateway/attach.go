@@ -33,15 +33,35 @@ func (t *translator) attach(pr gwv1.ParentReference, kind, ns string, hostnames 
 	if pr.Kind != nil {
 		pkind = string(*pr.Kind)
 	}
-	if group != groupName || pkind != "Gateway" {
+	if group != groupName {
 		return a, false
 	}
 	pns := ns
 	if pr.Namespace != nil && *pr.Namespace != "" {
 		pns = string(*pr.Namespace)
 	}
-	g := t.byKey[types.NamespacedName{Namespace: pns, Name: string(pr.Name)}]
-	if g == nil {
+	key := types.NamespacedName{Namespace: pns, Name: string(pr.Name)}
+	var candidates []*listenerState
+	var parent string
+	switch pkind {
+	case "Gateway":
+		g := t.byKey[key]
+		if g == nil {
+			return a, false
+		}
+		candidates, parent = g.listeners, "Gateway "+key.String()
+	case "ListenerSet":
+		s := t.setByKey[key]
+		if s == nil {
+			return a, false
+		}
+		parent = "ListenerSet " + key.String()
+		if !s.allowed.ok() {
+			a.problem.set(string(gwv1.RouteReasonNotAllowedByListeners), parent+": "+s.allowed.msg)
+			return a, true
+		}
+		candidates = s.listeners
+	default:
 		return a, false
 	}
 	route := make([]string, len(hostnames))
@@ -49,7 +69,7 @@ func (t *translator) attach(pr gwv1.ParentReference, kind, ns string, hostnames 
 		route[i] = string(h)
 	}
 	named, allowed := false, false
-	for _, l := range g.listeners {
+	for _, l := range candidates {
 		if pr.SectionName != nil && *pr.SectionName != l.spec.Name {
 			continue
 		}
@@ -71,11 +91,11 @@ func (t *translator) attach(pr gwv1.ParentReference, kind, ns string, hostnames 
 	switch {
 	case len(a.listeners) > 0:
 	case !named:
-		a.problem.set(string(gwv1.RouteReasonNoMatchingParent), fmt.Sprintf("Gateway %s has no listener%s", g.key, selectorText(pr)))
+		a.problem.set(string(gwv1.RouteReasonNoMatchingParent), fmt.Sprintf("%s has no listener%s", parent, selectorText(pr)))
 	case !allowed:
-		a.problem.set(string(gwv1.RouteReasonNotAllowedByListeners), fmt.Sprintf("no listener of Gateway %s%s allows %s from namespace %s", g.key, selectorText(pr), kind, ns))
+		a.problem.set(string(gwv1.RouteReasonNotAllowedByListeners), fmt.Sprintf("no listener of %s%s allows %s from namespace %s", parent, selectorText(pr), kind, ns))
 	default:
-		a.problem.set(string(gwv1.RouteReasonNoMatchingListenerHostname), fmt.Sprintf("no listener of Gateway %s%s shares a hostname with the route", g.key, selectorText(pr)))
+		a.problem.set(string(gwv1.RouteReasonNoMatchingListenerHostname), fmt.Sprintf("no listener of %s%s shares a hostname with the route", parent, selectorText(pr)))
 	}
 	return a, true
 }

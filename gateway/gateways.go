@@ -14,6 +14,7 @@ type gatewayState struct {
 	gw        *gwv1.Gateway
 	key       types.NamespacedName
 	listeners []*listenerState
+	sets      []*listenerSetState // ListenerSets naming it as parent, oldest first
 
 	accepted   issue // UnsupportedAddress, or ListenersNotValid when no listener is valid
 	programmed issue // AddressNotAssigned, AddressNotUsable
@@ -62,17 +63,21 @@ func (t *translator) checkGateways() {
 				fmt.Sprintf("infrastructure.parametersRef %s/%s %s is not supported: Portico has no Gateway parameters", inf.ParametersRef.Group, inf.ParametersRef.Kind, inf.ParametersRef.Name))
 		}
 		t.checkListeners(g)
+		t.gateways = append(t.gateways, g)
+		t.byKey[g.key] = g
+	}
+	t.checkListenerSets()
+	for _, g := range t.gateways {
+		markConflicts(g.allListeners())
 		valid := 0
 		for _, l := range g.listeners {
-			if l.accepted.ok() {
+			if l.attachable() {
 				valid++
 			}
 		}
 		if valid < len(g.listeners) && g.accepted.ok() {
 			g.accepted.set(string(gwv1.GatewayReasonListenersNotValid), "some listeners are not valid; see status.listeners")
 		}
-		t.gateways = append(t.gateways, g)
-		t.byKey[g.key] = g
 	}
 	t.assignAddresses()
 }
@@ -82,10 +87,8 @@ func (t *translator) checkGateways() {
 func (g *gatewayState) acceptedStatus() (bool, string, string) {
 	if !g.accepted.ok() {
 		if g.accepted.reason == string(gwv1.GatewayReasonListenersNotValid) {
-			for _, l := range g.listeners {
-				if l.accepted.ok() {
-					return true, g.accepted.reason, g.accepted.msg
-				}
+			if g.anyValid() {
+				return true, g.accepted.reason, g.accepted.msg
 			}
 		}
 		return false, g.accepted.reason, g.accepted.msg
@@ -113,6 +116,15 @@ func (g *gatewayState) status(now metav1.Time) *gwv1.GatewayStatus {
 	}
 	for _, l := range g.listeners {
 		st.Listeners = append(st.Listeners, l.status(gen, now))
+	}
+	if g.gw.Spec.AllowedListeners != nil || len(g.sets) > 0 {
+		n := int32(0)
+		for _, s := range g.sets {
+			if s.acceptedOK() {
+				n++
+			}
+		}
+		st.AttachedListenerSets = &n
 	}
 	return st
 }

@@ -104,6 +104,10 @@ func loadSnapshot(t testing.TB, data []byte) (*Snapshot, Config) {
 			o := &gwv1.Gateway{}
 			into(o)
 			s.Gateways = append(s.Gateways, o)
+		case "ListenerSet":
+			o := &gwv1.ListenerSet{}
+			into(o)
+			s.ListenerSets = append(s.ListenerSets, o)
 		case "HTTPRoute":
 			o := &gwv1.HTTPRoute{}
 			into(o)
@@ -166,7 +170,7 @@ func loadSnapshot(t testing.TB, data []byte) (*Snapshot, Config) {
 func render(t testing.TB, r *Result) []byte {
 	t.Helper()
 	type listener struct {
-		Gateway, Name, Hostname string
+		Gateway, ListenerSet, Name, Hostname string
 		Certificates            []string `json:",omitempty"`
 		Routes                  []string
 	}
@@ -176,12 +180,19 @@ func render(t testing.TB, r *Result) []byte {
 	}
 	type status struct {
 		Classes    map[string]*gwv1.GatewayClassStatus
-		Gateways   map[string]*gwv1.GatewayStatus
-		HTTPRoutes map[string][]gwv1.RouteParentStatus
+		Gateways     map[string]*gwv1.GatewayStatus
+		ListenerSets map[string]*gwv1.ListenerSetStatus `json:",omitempty"`
+		HTTPRoutes   map[string][]gwv1.RouteParentStatus
 	}
 	st := status{Classes: r.Status.Classes, Gateways: map[string]*gwv1.GatewayStatus{}, HTTPRoutes: map[string][]gwv1.RouteParentStatus{}}
 	for k, v := range r.Status.Gateways {
 		st.Gateways[k.String()] = v
+	}
+	if len(r.Status.ListenerSets) > 0 {
+		st.ListenerSets = map[string]*gwv1.ListenerSetStatus{}
+	}
+	for k, v := range r.Status.ListenerSets {
+		st.ListenerSets[k.String()] = v
 	}
 	for k, v := range r.Status.HTTPRoutes {
 		st.HTTPRoutes[k.String()] = v
@@ -195,6 +206,9 @@ func render(t testing.TB, r *Result) []byte {
 		pp := port{Addr: p.Addr.String(), Protocol: p.Protocol.String()}
 		for _, l := range p.Listeners {
 			ll := listener{Gateway: l.Gateway.String(), Name: l.Name, Hostname: l.Hostname, Routes: []string{}}
+			if l.ListenerSet.Name != "" {
+				ll.ListenerSet = l.ListenerSet.String()
+			}
 			for _, c := range l.Certificates {
 				ll.Certificates = append(ll.Certificates, c.Source+" "+strings.Join(c.Names, ","))
 			}

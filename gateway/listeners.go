@@ -20,7 +20,8 @@ const groupName = gwv1.GroupName // "gateway.networking.k8s.io"
 type listenerState struct {
 	spec     *gwv1.Listener
 	gw       *gatewayState
-	hostname string // lower case, "" for any
+	set      *listenerSetState // the ListenerSet it comes from; nil for the Gateway's own
+	hostname string            // lower case, "" for any
 	kinds    []gwv1.RouteGroupKind
 
 	accepted   issue // why it is not accepted (UnsupportedProtocol, ...)
@@ -45,6 +46,9 @@ func (l *listenerState) served() bool {
 	if ok, _, _ := l.gw.acceptedStatus(); !ok || !l.attachable() || !l.gw.programmed.ok() {
 		return false
 	}
+	if l.set != nil && !l.set.allowed.ok() {
+		return false
+	}
 	return l.spec.Protocol == gwv1.HTTPProtocolType || len(l.certs) > 0
 }
 
@@ -59,7 +63,16 @@ func (t *translator) checkListeners(g *gatewayState) {
 		t.checkListener(l)
 		g.listeners = append(g.listeners, l)
 	}
-	markConflicts(g.listeners)
+}
+
+// owner is the object that declares the listener: its Gateway, or its
+// ListenerSet. "Same" namespace and certificate references are relative to
+// it.
+func (l *listenerState) owner() (kind, namespace string) {
+	if l.set != nil {
+		return "ListenerSet", l.set.key.Namespace
+	}
+	return "Gateway", l.gw.gw.Namespace
 }
 
 func (t *translator) checkListener(l *listenerState) {
@@ -142,7 +155,8 @@ func (t *translator) allowsNamespace(l *listenerState, ns string) bool {
 		n := t.snap.Namespaces[ns]
 		return n != nil && l.selector != nil && l.selector.Matches(labels.Set(n.Labels))
 	default:
-		return ns == l.gw.gw.Namespace
+		_, own := l.owner()
+		return ns == own
 	}
 }
 
@@ -174,7 +188,7 @@ func (t *translator) checkTLS(l *listenerState) {
 		l.resolved.set(string(gwv1.ListenerReasonInvalidCertificateRef), "an HTTPS listener needs tls.certificateRefs")
 		return
 	}
-	gw := l.gw.gw
+	ownerKind, ownerNS := l.owner()
 	for _, cr := range tls.CertificateRefs {
 		group, kind := "", "Secret"
 		if cr.Group != nil {
@@ -183,7 +197,7 @@ func (t *translator) checkTLS(l *listenerState) {
 		if cr.Kind != nil {
 			kind = string(*cr.Kind)
 		}
-		ns := gw.Namespace
+		ns := ownerNS
 		if cr.Namespace != nil && *cr.Namespace != "" {
 			ns = string(*cr.Namespace)
 		}
@@ -192,8 +206,8 @@ func (t *translator) checkTLS(l *listenerState) {
 			l.resolved.set(string(gwv1.ListenerReasonInvalidCertificateRef), fmt.Sprintf("certificateRef %s: kind %s/%s is not supported, only core Secrets", name, group, kind))
 			continue
 		}
-		if !t.grants.allows(ref{group: groupName, kind: "Gateway", namespace: gw.Namespace}, ref{kind: "Secret", namespace: ns, name: string(cr.Name)}) {
-			l.resolved.set(string(gwv1.ListenerReasonRefNotPermitted), fmt.Sprintf("certificateRef %s: no ReferenceGrant in %s allows Gateways from %s", name, ns, gw.Namespace))
+		if !t.grants.allows(ref{group: groupName, kind: ownerKind, namespace: ownerNS}, ref{kind: "Secret", namespace: ns, name: string(cr.Name)}) {
+			l.resolved.set(string(gwv1.ListenerReasonRefNotPermitted), fmt.Sprintf("certificateRef %s: no ReferenceGrant in %s allows %ss from %s", name, ns, ownerKind, ownerNS))
 			continue
 		}
 		sec := t.snap.Secrets[types.NamespacedName{Namespace: ns, Name: string(cr.Name)}]
@@ -211,41 +225,45 @@ func (t *translator) checkTLS(l *listenerState) {
 	}
 }
 
-// markConflicts applies the spec's rules for listeners that share a port:
-// different protocols on one port are a ProtocolConflict; the same
-// protocol and hostname twice is a HostnameConflict. Only listeners that
-// passed their own checks take part.
+// markConflicts applies the rules for listeners that share a port, in
+// precedence order (a Gateway's own listeners in order, then its
+// ListenerSets, oldest first, each in order): a listener whose port an
+// earlier one already uses with another protocol is a ProtocolConflict;
+// one whose protocol, port and hostname an earlier one already has is a
+// HostnameConflict. The earlier listener keeps the port; only listeners
+// that passed their own checks take part.
 func markConflicts(ls []*listenerState) {
-	byPort := make(map[gwv1.PortNumber][]*listenerState)
-	for _, l := range ls {
-		if l.accepted.ok() {
-			byPort[l.spec.Port] = append(byPort[l.spec.Port], l)
-		}
+	type key struct {
+		port gwv1.PortNumber
+		host string
 	}
-	for port, group := range byPort {
-		protocols := make(map[gwv1.ProtocolType]bool)
-		for _, l := range group {
-			protocols[l.spec.Protocol] = true
-		}
-		if len(protocols) > 1 {
-			for _, l := range group {
-				l.conflicted.set(string(gwv1.ListenerReasonProtocolConflict), fmt.Sprintf("port %d is used with more than one protocol", port))
-			}
+	protocol := make(map[gwv1.PortNumber]gwv1.ProtocolType)
+	taken := make(map[key]*listenerState)
+	for _, l := range ls {
+		if !l.accepted.ok() {
 			continue
 		}
-		hosts := make(map[string][]*listenerState)
-		for _, l := range group {
-			hosts[l.hostname] = append(hosts[l.hostname], l)
+		port := l.spec.Port
+		if p, ok := protocol[port]; ok && p != l.spec.Protocol {
+			l.conflicted.set(string(gwv1.ListenerReasonProtocolConflict), fmt.Sprintf("port %d is already used with protocol %s", port, p))
+			continue
 		}
-		for h, same := range hosts {
-			if len(same) < 2 {
-				continue
-			}
-			for _, l := range same {
-				l.conflicted.set(string(gwv1.ListenerReasonHostnameConflict), fmt.Sprintf("hostname %q is used by more than one listener on port %d", anyHost(h), port))
-			}
+		k := key{port, l.hostname}
+		if w := taken[k]; w != nil {
+			l.conflicted.set(string(gwv1.ListenerReasonHostnameConflict), fmt.Sprintf("hostname %q on port %d is already used by listener %s", anyHost(l.hostname), port, w.describe()))
+			continue
 		}
+		protocol[port] = l.spec.Protocol
+		taken[k] = l
 	}
+}
+
+// describe names a listener for messages.
+func (l *listenerState) describe() string {
+	if l.set != nil {
+		return fmt.Sprintf("%s of ListenerSet %s", l.spec.Name, l.set.key)
+	}
+	return fmt.Sprintf("%s of Gateway %s", l.spec.Name, l.gw.key)
 }
 
 func anyHost(h string) string {
@@ -258,9 +276,14 @@ func anyHost(h string) string {
 // status is the listener's entry in Gateway status.listeners.
 func (l *listenerState) status(gen int64, now metav1.Time) gwv1.ListenerStatus {
 	cs := make([]metav1.Condition, 0, 4)
-	if l.accepted.ok() {
+	switch {
+	case !l.conflicted.ok():
+		// A listener that lost a conflict is neither accepted nor
+		// programmed, for the conflict's reason.
+		cs = append(cs, condition(string(gwv1.ListenerConditionAccepted), false, l.conflicted.reason, l.conflicted.msg, gen, now))
+	case l.accepted.ok():
 		cs = append(cs, condition(string(gwv1.ListenerConditionAccepted), true, string(gwv1.ListenerReasonAccepted), "", gen, now))
-	} else {
+	default:
 		cs = append(cs, condition(string(gwv1.ListenerConditionAccepted), false, l.accepted.reason, l.accepted.msg, gen, now))
 	}
 	if l.conflicted.ok() {
@@ -276,6 +299,8 @@ func (l *listenerState) status(gen int64, now metav1.Time) gwv1.ListenerStatus {
 	switch {
 	case l.served():
 		cs = append(cs, condition(string(gwv1.ListenerConditionProgrammed), true, string(gwv1.ListenerReasonProgrammed), "", gen, now))
+	case !l.conflicted.ok():
+		cs = append(cs, condition(string(gwv1.ListenerConditionProgrammed), false, l.conflicted.reason, l.conflicted.msg, gen, now))
 	case l.attachable() && !l.gw.programmed.ok() && l.gw.accepted.reason != string(gwv1.GatewayReasonUnsupportedAddress):
 		cs = append(cs, condition(string(gwv1.ListenerConditionProgrammed), false, string(gwv1.ListenerReasonPending), "the Gateway has no usable address yet", gen, now))
 	default:

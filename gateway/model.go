@@ -19,6 +19,7 @@ import (
 type Snapshot struct {
 	Classes         []*gwv1.GatewayClass
 	Gateways        []*gwv1.Gateway
+	ListenerSets    []*gwv1.ListenerSet
 	HTTPRoutes      []*gwv1.HTTPRoute
 	ReferenceGrants []*gwv1b1.ReferenceGrant
 	// Namespaces by name, for listeners' allowedRoutes namespace selectors.
@@ -86,9 +87,12 @@ type Port struct {
 
 // Listener is one Gateway listener as the data plane sees it.
 type Listener struct {
-	Gateway  types.NamespacedName
-	Name     string // the listener's name within its Gateway
-	Hostname string // lower case; "*.example.com"; "" for any host
+	Gateway types.NamespacedName
+	// ListenerSet is the ListenerSet the listener comes from; zero for the
+	// Gateway's own listeners.
+	ListenerSet types.NamespacedName
+	Name        string // the listener's name within its Gateway or ListenerSet
+	Hostname    string // lower case; "*.example.com"; "" for any host
 	// Table holds the rules of every route attached to this listener, with
 	// hosts already intersected with Hostname.
 	Table *router.Table
@@ -101,6 +105,8 @@ type Listener struct {
 type Status struct {
 	Classes  map[string]*gwv1.GatewayClassStatus
 	Gateways map[types.NamespacedName]*gwv1.GatewayStatus
+	// ListenerSets that name a Gateway of Portico's as their parent.
+	ListenerSets map[types.NamespacedName]*gwv1.ListenerSetStatus
 	// HTTPRoutes holds, per route, the status.parents entries of this
 	// controller (ControllerName is Config.ControllerName); entries of
 	// other controllers are the writer's to keep.

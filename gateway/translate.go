@@ -26,6 +26,8 @@ type translator struct {
 	classes  map[string]bool // accepted GatewayClasses
 	gateways []*gatewayState // oldest first
 	byKey    map[types.NamespacedName]*gatewayState
+	sets     []*listenerSetState // ListenerSets whose parent is one of gateways
+	setByKey map[types.NamespacedName]*listenerSetState
 	backends map[string]*router.Backend // by ID: one per Service port per build
 }
 
@@ -39,11 +41,13 @@ func translate(s *Snapshot, cfg Config) *Result {
 		grants:   newGrants(s.ReferenceGrants),
 		classes:  make(map[string]bool),
 		byKey:    make(map[types.NamespacedName]*gatewayState),
+		setByKey: make(map[types.NamespacedName]*listenerSetState),
 		backends: make(map[string]*router.Backend),
 		res: &Result{Status: Status{
-			Classes:    make(map[string]*gwv1.GatewayClassStatus),
-			Gateways:   make(map[types.NamespacedName]*gwv1.GatewayStatus),
-			HTTPRoutes: make(map[types.NamespacedName][]gwv1.RouteParentStatus),
+			Classes:      make(map[string]*gwv1.GatewayClassStatus),
+			Gateways:     make(map[types.NamespacedName]*gwv1.GatewayStatus),
+			ListenerSets: make(map[types.NamespacedName]*gwv1.ListenerSetStatus),
+			HTTPRoutes:   make(map[types.NamespacedName][]gwv1.RouteParentStatus),
 		}},
 	}
 	t.checkClasses()
@@ -56,6 +60,14 @@ func translate(s *Snapshot, cfg Config) *Result {
 		for _, l := range g.listeners {
 			if !l.accepted.ok() || !l.conflicted.ok() || !l.resolved.ok() {
 				t.problem("Gateway", g.gw.Namespace, g.gw.Name, firstReason(l), "listener "+string(l.spec.Name)+": "+l.invalidMessage())
+			}
+		}
+	}
+	for _, set := range t.sets {
+		t.res.Status.ListenerSets[set.key] = set.status(t.stamp)
+		for _, l := range set.listeners {
+			if !l.accepted.ok() || !l.conflicted.ok() || !l.resolved.ok() {
+				t.problem("ListenerSet", set.key.Namespace, set.key.Name, firstReason(l), "listener "+string(l.spec.Name)+": "+l.invalidMessage())
 			}
 		}
 	}
@@ -87,6 +99,14 @@ func sortedRoutes(in []*gwv1.HTTPRoute) []*gwv1.HTTPRoute {
 	return out
 }
 
+func sortedListenerSets(in []*gwv1.ListenerSet) []*gwv1.ListenerSet {
+	out := slices.Clone(in)
+	slices.SortStableFunc(out, func(a, b *gwv1.ListenerSet) int {
+		return cmpObjects(a.CreationTimestamp, b.CreationTimestamp, a.Namespace, b.Namespace, a.Name, b.Name)
+	})
+	return out
+}
+
 func sortedGateways(in []*gwv1.Gateway) []*gwv1.Gateway {
 	out := slices.Clone(in)
 	slices.SortStableFunc(out, func(a, b *gwv1.Gateway) int {
@@ -110,7 +130,7 @@ func (t *translator) ports() []Port {
 	type key = netip.AddrPort
 	byAddr := make(map[key]*Port)
 	for _, g := range t.gateways {
-		for _, l := range g.listeners {
+		for _, l := range g.allListeners() {
 			if !l.served() {
 				continue
 			}
@@ -134,10 +154,14 @@ func (t *translator) ports() []Port {
 						"listener "+string(l.spec.Name)+": "+k.String()+" is already served by an older Gateway's listener")
 					continue
 				}
-				p.Listeners = append(p.Listeners, Listener{
+				ln := Listener{
 					Gateway: g.key, Name: string(l.spec.Name), Hostname: l.hostname,
 					Table: table, Certificates: l.certs,
-				})
+				}
+				if l.set != nil {
+					ln.ListenerSet = l.set.key
+				}
+				p.Listeners = append(p.Listeners, ln)
 			}
 		}
 	}
