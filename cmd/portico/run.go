@@ -116,11 +116,12 @@ func run(ctx context.Context, c *config) error {
 	var draining atomic.Bool
 	dp := newDataplane(&c.dp, live, log, proxy.NewMetrics(reg))
 	httpsPort := addrPort(c.httpsAddr)
-	httpSrv := dp.server("http", addrPort(c.httpAddr), httpsPort, acmeW.httpHandler, c.readHeaderTimeout) // HTTP-01 challenges before routing
+	httpSrv := dp.server(serverConfig{scheme: "http", port: addrPort(c.httpAddr), httpsPort: httpsPort,
+		handler: acmeW.httpHandler, readHeaderTimeout: c.readHeaderTimeout}) // HTTP-01 challenges before routing
 	servers := []*h1.Server{httpSrv}
 	var httpsSrv *h1.Server
 	if c.httpsAddr != "" {
-		httpsSrv = dp.server("https", httpsPort, 0, nil, c.readHeaderTimeout)
+		httpsSrv = dp.server(serverConfig{scheme: "https", port: httpsPort, readHeaderTimeout: c.readHeaderTimeout})
 		tm := newTLSMetrics(reg)
 		httpsSrv.TLSConfig = tm.instrument(acmeW.tlsConfig(store.TLSConfig()))
 		httpsSrv.TLSHandshakeError = tm.handshakeError
