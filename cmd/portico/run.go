@@ -127,6 +127,13 @@ func run(ctx context.Context, c *config) error {
 		httpsSrv.TLSHandshakeError = tm.handshakeError
 		servers = append(servers, httpsSrv)
 	}
+	// Gateway API ports open and close as Gateways come and go: the
+	// Gateway API controller hands gw.Apply the Ports of every
+	// gateway.Translate result.
+	gw := newGatewayPorts(gatewayPortsConfig{
+		dp: dp, readHeaderTimeout: c.readHeaderTimeout, tlsConfig: store.TLSConfig,
+		grace: c.shutdownGrace, log: log.With("component", "gateway"),
+	})
 	metricsSrv := &http.Server{
 		Handler:           c.profiling.withProfiling(opsMux(reg, live, &draining)),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -182,6 +189,7 @@ func run(ctx context.Context, c *config) error {
 	graceCtx, cancel := context.WithTimeout(context.Background(), c.shutdownGrace)
 	defer cancel()
 	var sg sync.WaitGroup
+	sg.Go(func() { gw.Shutdown(graceCtx) })
 	for _, srv := range servers {
 		sg.Go(func() {
 			if err := srv.Shutdown(graceCtx); err != nil {
