@@ -281,10 +281,15 @@ func (c *call) serve() {
 // Host selects, or answers the request and returns nil. Listeners that
 // share a port keep their traffic apart (listener isolation). HTTP/2 lets
 // a client reuse a connection for another host the certificate covers
-// (RFC 9113 §9.1.1), so a Host that picks another listener than the TLS
-// server name the connection was made for gets 421 Misdirected Request
-// (RFC 9110 §15.5.20), and the client retries on a connection of its own.
-// Neither answer repeats what the client sent.
+// (RFC 9113 §9.1.1), and Gateway API Listener.Hostname (v1.6) says: "If
+// another Listener has an exact match or more specific wildcard entry, the
+// Gateway SHOULD return a 421. If the current Listener (selected by SNI
+// matching during ClientHello) does not match the Host: If another Listener
+// does match the Host, the Gateway SHOULD return a 421. If no other
+// Listener matches the Host, the Gateway MUST return a 404." Both come to
+// this: the Host's listener serves, 404 without one, 421 when the server
+// name picked another; the client retries a 421 on a connection of its own
+// (RFC 9110 §15.5.20). Neither answer repeats what the client sent.
 func (c *call) listenerTable(ls *router.Listeners) *router.Table {
 	p, r := c.p, c.in
 	if p.prunedListeners.Load() != ls {

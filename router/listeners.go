@@ -16,12 +16,16 @@ type Listener struct {
 // Listeners picks the listener (and so the table) of a request among the
 // listeners that share one address and port. A Gateway listener owns its
 // hostname: a request goes to the listener whose hostname matches its host
-// most specifically and never to another (listener isolation). The Gateway
-// API (Listener.Hostname, v1.6): "*.example.com" matches hosts with any
-// number of extra labels ("foo.example.com", "foo.bar.example.com") but not
-// "example.com"; an exact hostname beats a wildcard, the longest wildcard
-// beats shorter ones, and a listener without a hostname takes what no
-// other matches. Immutable once built; publish it with LiveListeners.
+// most specifically and never to another (listener isolation). Gateway API
+// Listener.Hostname (v1.6): "Hostnames that are prefixed with a wildcard
+// label (`*.`) are interpreted as a suffix match. That means that a match
+// for `*.example.com` would match both `test.example.com`, and
+// `foo.test.example.com`, but not `example.com`." An exact hostname beats
+// a wildcard, the longest wildcard beats shorter ones ("If another Listener
+// has an exact match or more specific wildcard entry"), and a listener
+// without a hostname ("When unspecified, all hostnames are matched") takes
+// what no other matches. Immutable once built; publish it with
+// LiveListeners.
 type Listeners struct {
 	list     []Listener
 	exact    map[string]int // hostname -> index in list
