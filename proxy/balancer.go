@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"iter"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -82,14 +83,15 @@ func (b *balancer) endpoint(addr string) *endpoint {
 	return e.(*endpoint)
 }
 
-// prune forgets the backends and endpoints t does not name, so that state
-// does not pile up as pods come and go. An endpoint with requests in flight
-// is kept until a later prune. Requests still on an older table keep the
-// state they hold; a backend or address that comes back starts afresh.
-func (b *balancer) prune(t *router.Table) {
+// prune forgets the backends and endpoints live does not name (the
+// backends of the tables in force), so that state does not pile up as pods
+// come and go. An endpoint with requests in flight is kept until a later
+// prune. Requests still on an older table keep the state they hold; a
+// backend or address that comes back starts afresh.
+func (b *balancer) prune(live iter.Seq[*router.Backend]) {
 	ids := make(map[string]struct{})
 	addrs := make(map[string]struct{})
-	for be := range t.Backends() {
+	for be := range live {
 		if _, seen := ids[be.ID]; seen {
 			continue
 		}

@@ -37,7 +37,7 @@ func TestBalancerPruneForgetsWhatTheTableNoLongerNames(t *testing.T) {
 
 	// The next table: backend "a" moved to new pods, "gone" was deleted.
 	a2 := &router.Backend{ID: "a", Endpoints: []string{"10.0.0.3:80"}}
-	b.prune(tableOf(t, a2))
+	b.prune(tableOf(t, a2).Backends())
 	if bes, eps := b.size(); bes != 1 || eps != 1 {
 		t.Errorf("after prune: %d backends, %d endpoints; want 1 (a) and 1 (the busy one)", bes, eps)
 	}
@@ -49,7 +49,7 @@ func TestBalancerPruneForgetsWhatTheTableNoLongerNames(t *testing.T) {
 	}
 
 	busy.inflight.Add(-1)
-	b.prune(tableOf(t, a2))
+	b.prune(tableOf(t, a2).Backends())
 	if bes, eps := b.size(); bes != 1 || eps != 1 {
 		t.Errorf("after the request ended: %d backends, %d endpoints; want 1 and 1 (10.0.0.3)", bes, eps)
 	}

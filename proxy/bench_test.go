@@ -22,7 +22,8 @@ func (w *discardWriter) Flush()                      {}
 
 // BenchmarkProxy is the hot path: match, pick an endpoint, forward a GET to
 // a loopback backend over a pooled keep-alive connection, copy a small
-// response, and (in "access-log") encode the log line.
+// response, and (in "access-log") encode the log line; "listeners" picks
+// the table by Host among a Gateway port's listeners first.
 func BenchmarkProxy(b *testing.B) {
 	body := []byte("hello, world\n")
 	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -31,13 +32,15 @@ func BenchmarkProxy(b *testing.B) {
 	}))
 	defer be.Close()
 	for _, bc := range []struct {
-		name string
-		log  io.Writer
-		lb   router.Balance
+		name      string
+		log       io.Writer
+		lb        router.Balance
+		listeners bool
 	}{
-		{"round-robin", nil, router.RoundRobin},
-		{"least-request", nil, router.LeastRequest},
-		{"access-log", io.Discard, router.RoundRobin},
+		{"round-robin", nil, router.RoundRobin, false},
+		{"least-request", nil, router.LeastRequest, false},
+		{"access-log", io.Discard, router.RoundRobin, false},
+		{"listeners", nil, router.RoundRobin, true},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			live := &router.Live{}
@@ -50,7 +53,14 @@ func BenchmarkProxy(b *testing.B) {
 			live.Store(table)
 			tr := NewTransports(TransportConfig{})
 			defer tr.CloseIdleConnections()
-			p := New(Config{Table: live, Transports: tr, AccessLog: bc.log, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			cfg := Config{Table: live, Transports: tr, AccessLog: bc.log, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+			if bc.listeners {
+				cfg.Listeners = &router.LiveListeners{}
+				cfg.Listeners.Store(router.NewListeners([]router.Listener{
+					{Hostname: "other.test", Table: table}, {Hostname: "*.test", Table: table}, {Hostname: "bench.test", Table: table},
+				}))
+			}
+			p := New(cfg)
 			req := httptest.NewRequest(http.MethodGet, "http://bench.test/api/v1/items", nil)
 			req.RemoteAddr = "192.0.2.10:41234"
 			w := &discardWriter{h: make(http.Header)}

@@ -4,6 +4,7 @@ package proxy
 
 import (
 	"io"
+	"iter"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -19,8 +20,15 @@ import (
 
 // Config for New.
 type Config struct {
+	// Table is the routing table in force (Ingress listeners).
 	Table *router.Live
-	Log   *slog.Logger
+	// Listeners, when set, replaces Table: the proxy serves one Gateway
+	// address and port, and a request is routed by the table of the
+	// listener its Host selects (router.Listeners). A Host no listener
+	// accepts gets 404; on TLS, a Host that selects another listener than
+	// the server name is a misdirected request (421).
+	Listeners *router.LiveListeners
+	Log       *slog.Logger
 	// Scheme of the listener this proxy serves ("http" or "https"); it is
 	// what X-Forwarded-Proto says for untrusted clients.
 	Scheme string
@@ -78,9 +86,10 @@ type Proxy struct {
 
 	// Balancer state of backends and endpoints gone from the table is
 	// dropped in the background, at most every prunePeriod.
-	pruned    atomic.Pointer[router.Table] // the last table pruned against
-	lastPrune atomic.Int64                 // monotime of that prune
-	pruning   atomic.Bool
+	pruned          atomic.Pointer[router.Table]     // the last table pruned against
+	prunedListeners atomic.Pointer[router.Listeners] // or listeners
+	lastPrune       atomic.Int64                     // monotime of that prune
+	pruning         atomic.Bool
 }
 
 const prunePeriod = 10 * time.Second
@@ -88,23 +97,41 @@ const prunePeriod = 10 * time.Second
 // maybePrune starts a prune against t when t is new and the last one is
 // old enough; requests never wait for it.
 func (p *Proxy) maybePrune(t *router.Table) {
-	if t == nil || p.pruned.Load() == t || monotime()-p.lastPrune.Load() < int64(prunePeriod) {
-		return
-	}
-	if !p.pruning.CompareAndSwap(false, true) {
+	if t == nil || p.pruned.Load() == t || !p.claimPrune() {
 		return
 	}
 	p.pruned.Store(t)
+	p.prune(t.Backends())
+}
+
+// maybePruneListeners is maybePrune for a proxy serving listeners: state
+// is kept for the backends of every listener's table.
+func (p *Proxy) maybePruneListeners(ls *router.Listeners) {
+	if p.prunedListeners.Load() == ls || !p.claimPrune() {
+		return
+	}
+	p.prunedListeners.Store(ls)
+	p.prune(ls.Backends())
+}
+
+// claimPrune reports whether a prune may start now, and if so claims it.
+func (p *Proxy) claimPrune() bool {
+	return monotime()-p.lastPrune.Load() >= int64(prunePeriod) && p.pruning.CompareAndSwap(false, true)
+}
+
+// prune drops, in the background, the balancer state of backends and
+// endpoints that backends does not name; the caller claimed it.
+func (p *Proxy) prune(backends iter.Seq[*router.Backend]) {
 	p.lastPrune.Store(monotime())
 	go func() {
 		defer p.pruning.Store(false)
-		p.balancer.prune(t)
+		p.balancer.prune(backends)
 	}()
 }
 
 var _ http.Handler = (*Proxy)(nil)
 
-// New returns a Proxy reading cfg.Table.
+// New returns a Proxy reading cfg.Listeners, or else cfg.Table.
 func New(cfg Config) *Proxy {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
@@ -176,9 +203,16 @@ func (c *call) serveRecovering() (abort any) {
 func (c *call) serve() {
 	p, r := c.p, c.in
 	c.path = router.CleanPath(r.URL.Path)
-	t := p.cfg.Table.Load()
-	if p.pruned.Load() != t {
-		p.maybePrune(t)
+	var t *router.Table
+	if ls := p.cfg.Listeners; ls != nil {
+		if t = c.listenerTable(ls.Load()); t == nil {
+			return
+		}
+	} else {
+		t = p.cfg.Table.Load()
+		if p.pruned.Load() != t {
+			p.maybePrune(t)
+		}
 	}
 	c.route = t.MatchRequest(r, r.Host, c.path)
 	if c.route == nil {
@@ -246,6 +280,36 @@ func (c *call) serve() {
 	if cancel != nil {
 		cancel()
 	}
+}
+
+// listenerTable returns the table of the Gateway listener the request's
+// Host selects, or answers the request and returns nil. Listeners that
+// share a port keep their traffic apart (listener isolation). HTTP/2 lets
+// a client reuse a connection for another host the certificate covers
+// (RFC 9113 §9.1.1), and Gateway API Listener.Hostname (v1.6) says: "If
+// another Listener has an exact match or more specific wildcard entry, the
+// Gateway SHOULD return a 421. If the current Listener (selected by SNI
+// matching during ClientHello) does not match the Host: If another Listener
+// does match the Host, the Gateway SHOULD return a 421. If no other
+// Listener matches the Host, the Gateway MUST return a 404." Both come to
+// this: the Host's listener serves, 404 without one, 421 when the server
+// name picked another; the client retries a 421 on a connection of its own
+// (RFC 9110 §15.5.20). Neither answer repeats what the client sent.
+func (c *call) listenerTable(ls *router.Listeners) *router.Table {
+	p, r := c.p, c.in
+	if p.prunedListeners.Load() != ls {
+		p.maybePruneListeners(ls)
+	}
+	i := ls.Index(r.Host)
+	if i < 0 {
+		c.fail(http.StatusNotFound, "404 no route")
+		return nil
+	}
+	if r.TLS != nil && r.TLS.ServerName != "" && ls.Index(r.TLS.ServerName) != i {
+		c.fail(http.StatusMisdirectedRequest, "421 misdirected request")
+		return nil
+	}
+	return ls.At(i).Table
 }
 
 func orDefault(d, def time.Duration) time.Duration {

@@ -34,30 +34,46 @@ func (t *Table) Explain(host, path string) Explanation {
 	e.Host = asciiLower(h)
 	route := t.Match(host, e.Path)
 
-	var ps *pathSet
-	switch {
-	case len(h) > maxHost:
-		// Longer than any DNS name: only rules without a host can apply.
-	case t.exact[e.Host] != nil:
-		ps, e.HostLevel, e.HostRule = t.exact[e.Host], HostExact, e.Host
-	default:
+	// The host levels that cover the host, most specific first; the first
+	// decides, or with HostFallthrough the first one whose rules match.
+	var levels []hostLevel
+	if len(h) <= maxHost {
+		if ps := t.exact[e.Host]; ps != nil {
+			levels = append(levels, hostLevel{ps, HostExact, e.Host})
+		}
 		for i := 0; i < len(e.Host); i++ {
 			if e.Host[i] != '.' {
 				continue
 			}
 			if w := t.wildcard[e.Host[i+1:]]; i > 0 && w != nil {
-				ps, e.HostLevel, e.HostRule = w, HostWildcard, "*."+e.Host[i+1:]
-				break
+				levels = append(levels, hostLevel{w, HostWildcard, "*." + e.Host[i+1:]})
 			}
 			if !t.wildcardAnyDepth {
 				break
 			}
 		}
+	} // else longer than any DNS name: only rules without a host can apply
+	if t.anyHost != nil {
+		levels = append(levels, hostLevel{t.anyHost, HostAny, ""})
 	}
-	if ps == nil && t.anyHost != nil {
-		ps, e.HostLevel = t.anyHost, HostAny
+	chosen := -1
+	for i, l := range levels {
+		if !t.hostFallthrough || l.ps.match(nil, e.Path, nil) != nil {
+			chosen = i
+			break
+		}
 	}
-	if ps == nil {
+	var ps *pathSet
+	skipped := ""
+	switch {
+	case chosen < 0 && len(levels) > 0:
+		chosen = 0 // fell through every level: name the most specific
+	case chosen > 0:
+		skipped = "no rule of " + describeLevel(levels[0]) + " matched, so less specific hosts were tried; "
+	}
+	if chosen >= 0 {
+		ps, e.HostLevel, e.HostRule = levels[chosen].ps, levels[chosen].kind, levels[chosen].rule
+	} else {
 		e.HostLevel = HostNone
 	}
 	e.Route = route
@@ -77,12 +93,20 @@ func (t *Table) Explain(host, path string) Explanation {
 		}
 	case HostAny:
 		why = "no rule names host " + shown + ", so the rules without a host apply"
+		if skipped != "" {
+			why = "the rules without a host apply"
+		}
 	default:
 		why = "no rule names host " + shown + " and there are no rules without a host"
 	}
+	why = skipped + why
 	switch {
+	case route == nil && t.hostFallthrough && ps != nil:
+		e.Reason = why + "; no path of it or of a less specific host matched and there is no default backend: 404"
 	case route == nil:
 		e.Reason = why + "; no path matched and there is no default backend: 404"
+	case e.Default && ps != nil && t.hostFallthrough:
+		e.Reason = why + "; no path of it or of a less specific host matched: default backend"
 	case e.Default && ps != nil:
 		e.Reason = why + "; none of its paths matched, and a host never falls through to less specific hosts: default backend"
 	case e.Default:
@@ -95,6 +119,20 @@ func (t *Table) Explain(host, path string) Explanation {
 		e.Reason = why + "; Prefix path " + route.Path + " is the longest one that prefixes the request path segment by segment"
 	}
 	return e
+}
+
+// hostLevel is one level of host rules covering a request's host.
+type hostLevel struct {
+	ps   *pathSet
+	kind HostLevel
+	rule string
+}
+
+func describeLevel(l hostLevel) string {
+	if l.kind == HostAny {
+		return "the rules without a host"
+	}
+	return "host " + l.rule
 }
 
 func asciiLower(s string) string {

@@ -42,23 +42,10 @@ func fuzzRules(spec []byte) []Route {
 // possible: pick the most specific host level that has rules, then the
 // Exact rule equal to the path, else the longest Prefix rule whose
 // segments begin the path, else the default. Among equal rules the first
-// listed wins.
-func refMatch(rules []Route, def *Route, host, path string) *Route {
-	if h, ok := strings.CutPrefix(host, "["); ok { // "[::1]:80"
-		if i := strings.Index(h, "]"); i >= 0 {
-			host = host[:i+2]
-		}
-	} else if i := strings.LastIndex(host, ":"); i >= 0 {
-		host = host[:i]
-	}
-	host = strings.TrimSuffix(host, ".")
-	lower := []byte(host)
-	for i, c := range lower {
-		if c >= 'A' && c <= 'Z' {
-			lower[i] = c - 'A' + 'a'
-		}
-	}
-	host = string(lower)
+// listed wins. With fallthrough (HostFallthrough), a level none of whose
+// rules match passes the request on to the next less specific one.
+func refMatch(rules []Route, def *Route, host, path string, hostFallthrough bool) *Route {
+	host = refHost(host)
 	tooLong := len(host) > maxHost // longer than any DNS name: no host rule applies
 
 	covers := map[string]func(string) bool{
@@ -96,13 +83,36 @@ func refMatch(rules []Route, def *Route, host, path string) *Route {
 		if best != nil {
 			return best
 		}
-		return def // the host level decided; no fall-through
+		if !hostFallthrough {
+			return def // the host level decided
+		}
 	}
 	return def
 }
 
+// refHost is a Host as hosts are compared: without a port ("[::1]:80"
+// keeps its brackets) or one trailing dot, ASCII lower case.
+func refHost(host string) string {
+	if h, ok := strings.CutPrefix(host, "["); ok { // "[::1]:80"
+		if i := strings.Index(h, "]"); i >= 0 {
+			host = host[:i+2]
+		}
+	} else if i := strings.LastIndex(host, ":"); i >= 0 {
+		host = host[:i]
+	}
+	host = strings.TrimSuffix(host, ".")
+	lower := []byte(host)
+	for i, c := range lower {
+		if c >= 'A' && c <= 'Z' {
+			lower[i] = c - 'A' + 'a'
+		}
+	}
+	return string(lower)
+}
+
 // FuzzMatch checks Table.Match (and Explain, which must agree with it)
-// against refMatch. Corpus: testdata/fuzz/FuzzMatch.
+// against refMatch, for a table without and one with HostFallthrough.
+// Corpus: testdata/fuzz/FuzzMatch.
 func FuzzMatch(f *testing.F) {
 	f.Add([]byte{1, 0x40, 0, 1, 0x40, 1, 2, 0, 0}, "a.com", "/a/b")
 	f.Add([]byte{2, 0x41, 0, 4, 0x80, 2, 0, 0, 0}, "x.b.a.com", "/b")
@@ -115,15 +125,22 @@ func FuzzMatch(f *testing.F) {
 			def = &Route{Path: "/", Backend: be("default")}
 		}
 		tbl, _ := New(append([]Route(nil), rules...), def)
+		through, _ := New(append([]Route(nil), rules...), def, HostFallthrough())
 
 		check := func(host, path string) {
 			path = CleanPath(path)
-			got, want := tbl.Match(host, path), refMatch(rules, def, host, path)
-			if id(got) != id(want) {
-				t.Fatalf("rules %s\nMatch(%q, %q) = %s, reference says %s", dump(rules), host, path, id(got), id(want))
-			}
-			if e := tbl.Explain(host, path); e.Route != got {
-				t.Fatalf("Explain(%q, %q) = %s, Match = %s", host, path, id(e.Route), id(got))
+			for _, c := range []struct {
+				tbl             *Table
+				hostFallthrough bool
+			}{{tbl, false}, {through, true}} {
+				got, want := c.tbl.Match(host, path), refMatch(rules, def, host, path, c.hostFallthrough)
+				if id(got) != id(want) {
+					t.Fatalf("rules %s\nfallthrough %v: Match(%q, %q) = %s, reference says %s",
+						dump(rules), c.hostFallthrough, host, path, id(got), id(want))
+				}
+				if e := c.tbl.Explain(host, path); e.Route != got {
+					t.Fatalf("fallthrough %v: Explain(%q, %q) = %s, Match = %s", c.hostFallthrough, host, path, id(e.Route), id(got))
+				}
 			}
 		}
 		check(host, path)

@@ -28,64 +28,72 @@ func (t *Table) Match(host, path string) *Route { return t.MatchRequest(nil, hos
 // conditions hold wins, and when none does the next less specific path is
 // tried. A request whose host matched but whose path did not goes to the
 // default backend: it does not fall through to a less specific host, so a
-// host's owner decides everything that host serves.
+// host's owner decides everything that host serves. With HostFallthrough
+// it does: the next covering wildcard (longest first), then the rules
+// without a host, are tried before the default backend.
 //
 // MatchRequest does not allocate, except to unescape a query parameter a
 // condition names.
 func (t *Table) MatchRequest(req *http.Request, host, path string) *Route {
+	host, ok := trimHost(host)
+	if !ok {
+		return t.matchAny(req, path)
+	}
+	if !hasUpper(host) {
+		return match(t, req, host, path)
+	}
+	var buf [maxHost]byte
+	return match(t, req, lowerInto(&buf, host), path)
+}
+
+// trimHost drops the port and one trailing dot from a Host; ok is false
+// when what is left is too long to be a DNS name (it can match no host
+// rule).
+func trimHost(host string) (h string, ok bool) {
 	host = stripPort(host)
 	if len(host) > 0 && host[len(host)-1] == '.' {
 		host = host[:len(host)-1]
 	}
-	if len(host) > maxHost {
-		return t.matchAny(req, path)
-	}
-	if !hasUpper(host) {
-		return t.match(req, host, path)
-	}
-	var buf [maxHost]byte
+	return host, len(host) <= maxHost
+}
+
+// lowerInto lower-cases host (at most maxHost bytes) into buf.
+func lowerInto(buf *[maxHost]byte, host string) []byte {
 	n := copy(buf[:], host)
 	for i := 0; i < n; i++ {
 		if c := buf[i]; 'A' <= c && c <= 'Z' {
 			buf[i] = c + ('a' - 'A')
 		}
 	}
-	return t.matchBytes(req, buf[:n], path)
+	return buf[:n]
 }
 
-func (t *Table) match(req *http.Request, host, path string) *Route {
-	if ps := t.exact[host]; ps != nil {
-		return ps.match(req, path, t.def)
+// match is MatchRequest for a lower-case host without a port, given as a
+// string or as a lower-cased copy in a buffer; the map lookups with
+// string(host) do not allocate. Without HostFallthrough the first host
+// level that has rules decides (its paths or the default); with it, a
+// level none of whose rules match passes the request on.
+func match[H string | []byte](t *Table, req *http.Request, host H, path string) *Route {
+	if ps := t.exact[string(host)]; ps != nil {
+		if !t.hostFallthrough {
+			return ps.match(req, path, t.def)
+		}
+		if r := ps.match(req, path, nil); r != nil {
+			return r
+		}
 	}
 	for i := 0; i < len(host); i++ {
 		if host[i] != '.' {
 			continue
 		}
 		if i > 0 {
-			if ps := t.wildcard[host[i+1:]]; ps != nil {
-				return ps.match(req, path, t.def)
-			}
-		}
-		if !t.wildcardAnyDepth {
-			break
-		}
-	}
-	return t.matchAny(req, path)
-}
-
-// matchBytes is match for a lower-cased copy of the host; the map lookups
-// with string(b) do not allocate.
-func (t *Table) matchBytes(req *http.Request, host []byte, path string) *Route {
-	if ps := t.exact[string(host)]; ps != nil {
-		return ps.match(req, path, t.def)
-	}
-	for i, c := range host {
-		if c != '.' {
-			continue
-		}
-		if i > 0 {
 			if ps := t.wildcard[string(host[i+1:])]; ps != nil {
-				return ps.match(req, path, t.def)
+				if !t.hostFallthrough {
+					return ps.match(req, path, t.def)
+				}
+				if r := ps.match(req, path, nil); r != nil {
+					return r
+				}
 			}
 		}
 		if !t.wildcardAnyDepth {

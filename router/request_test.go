@@ -213,8 +213,11 @@ func fuzzRequestRules(t testing.TB, spec []byte) []Route {
 // host's rules whose path and conditions hold, the best by (Exact, then
 // Regex, then longest Prefix), then method, then most headers, then most
 // query params, then the order given. A later rule with the same path and
-// conditions as an earlier one never wins.
-func refMatchRequest(rules []Route, r *http.Request, host, path string) *Route {
+// conditions as an earlier one never wins. Without fallthrough the most
+// specific host that has rules decides (its winner, or def); with it
+// (HostFallthrough), hosts are tried from the most specific to the least,
+// and def answers when none has a rule that holds.
+func refMatchRequest(rules []Route, def *Route, r *http.Request, host, path string, hostFallthrough bool) *Route {
 	host = strings.ToLower(strings.TrimSuffix(host, "."))
 	level := func(rh string) int { // higher is more specific; -1 does not cover
 		switch {
@@ -227,13 +230,14 @@ func refMatchRequest(rules []Route, r *http.Request, host, path string) *Route {
 		}
 		return -1
 	}
-	best := -1
+	var levels []int // covering host levels, most specific first
 	for _, rule := range rules {
-		best = max(best, level(rule.Host))
+		if l := level(rule.Host); l >= 0 && !slices.Contains(levels, l) {
+			levels = append(levels, l)
+		}
 	}
-	if best < 0 {
-		return nil
-	}
+	slices.Sort(levels)
+	slices.Reverse(levels)
 	holds := func(rule *Route) bool {
 		c := &rule.Conditions
 		if c.Method != "" && r.Method != c.Method {
@@ -276,28 +280,42 @@ func refMatchRequest(rules []Route, r *http.Request, host, path string) *Route {
 		}
 		return append(k, m, len(rule.Conditions.Headers), len(rule.Conditions.Query))
 	}
-	var win *Route
-	for i := range rules {
-		rule := &rules[i]
-		if level(rule.Host) != best || !holds(rule) {
-			continue
+	for _, best := range levels {
+		var win *Route
+		for i := range rules {
+			rule := &rules[i]
+			if level(rule.Host) != best || !holds(rule) {
+				continue
+			}
+			if win == nil || slices.Compare(key(rule), key(win)) > 0 {
+				win = rule
+			}
 		}
-		if win == nil || slices.Compare(key(rule), key(win)) > 0 {
-			win = rule
+		if win != nil {
+			return win
+		}
+		if !hostFallthrough {
+			return def
 		}
 	}
-	return win
+	return def
 }
 
 // FuzzMatchRequest checks MatchRequest on Gateway-style tables (conditions,
-// regex paths, wildcards of any depth) against refMatchRequest.
+// regex paths, wildcards of any depth), without and with HostFallthrough,
+// against refMatchRequest. An odd number of spec bytes adds a default.
 func FuzzMatchRequest(f *testing.F) {
 	f.Add([]byte{1, 0x40, 0, 5, 0x10, 1, 0x40, 0, 0, 0}, "a.com", "GET", "/a", "q=1", "1", "")
 	f.Add([]byte{2, 0x41, 0, 0, 0x08, 4, 0x80, 2, 4, 0x20}, "x.y.a.com", "POST", "/a/b", "q=2&q=1", "", "1")
 	f.Add([]byte{0, 0xc0, 3, 0x3c, 0x70, 0, 0x40, 1, 1, 0}, "nohost", "GET", "/ab", "r=xx", "2", "1")
 	f.Fuzz(func(t *testing.T, spec []byte, host, method, path, query, xa, xb string) {
 		rules := fuzzRequestRules(t, spec)
-		tbl, _ := New(slices.Clone(rules), nil, WildcardAnyDepth())
+		var def *Route
+		if len(spec)%2 == 1 {
+			def = &Route{Path: "/", Backend: be("default")}
+		}
+		tbl, _ := New(slices.Clone(rules), def, WildcardAnyDepth())
+		through, _ := New(slices.Clone(rules), def, WildcardAnyDepth(), HostFallthrough())
 		u := &url.URL{Path: CleanPath(path), RawQuery: query}
 		r := &http.Request{Method: method, URL: u, Header: http.Header{}}
 		for _, v := range strings.Split(xa, ";") {
@@ -310,10 +328,15 @@ func FuzzMatchRequest(f *testing.F) {
 		}
 		check := func(host, path string) {
 			r.URL.Path = path
-			got, want := tbl.MatchRequest(r, host, path), refMatchRequest(rules, r, host, path)
-			if id(got) != id(want) {
-				t.Fatalf("rules %s\nMatchRequest(%s %q %q ?%s X-A=%q X-B=%q) = %s, reference says %s",
-					dumpRequestRules(rules), method, host, path, query, r.Header.Values("X-A"), xb, id(got), id(want))
+			for _, c := range []struct {
+				tbl             *Table
+				hostFallthrough bool
+			}{{tbl, false}, {through, true}} {
+				got, want := c.tbl.MatchRequest(r, host, path), refMatchRequest(rules, def, r, host, path, c.hostFallthrough)
+				if id(got) != id(want) {
+					t.Fatalf("rules %s\nfallthrough %v: MatchRequest(%s %q %q ?%s X-A=%q X-B=%q) = %s, reference says %s",
+						dumpRequestRules(rules), c.hostFallthrough, method, host, path, query, r.Header.Values("X-A"), xb, id(got), id(want))
+				}
 			}
 		}
 		if !strings.ContainsAny(host, ":[]") && len(host) <= maxHost {

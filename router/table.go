@@ -20,6 +20,10 @@ type Table struct {
 	// most specific suffix winning (Gateway API); otherwise exactly one
 	// (Ingress v1).
 	wildcardAnyDepth bool
+	// hostFallthrough: a request no rule of its most specific host level
+	// matches tries the less specific levels before the default (Gateway
+	// API); otherwise that level decides alone (Ingress).
+	hostFallthrough bool
 }
 
 // pathSet holds the paths of one host. Each path maps to its candidates,
@@ -47,6 +51,18 @@ type Option func(*Table)
 // the longest matching suffix winning, as Gateway API hostnames do. Without
 // it a wildcard covers exactly one extra label, as in Ingress v1.
 func WildcardAnyDepth() Option { return func(t *Table) { t.wildcardAnyDepth = true } }
+
+// HostFallthrough lets a request that no rule of its most specific host
+// matches go on to less specific hosts: the covering wildcards (the longest
+// first, every depth with WildcardAnyDepth), then the rules without a host,
+// and only then the default backend. The Gateway API orders "across all
+// rules specified on applicable Routes" (HTTPRoute rules, v1.6), and when
+// routes' hostnames intersect, "precedence must be given to rules from the
+// HTTPRoute with the largest number of: Characters in a matching
+// non-wildcard hostname. Characters in a matching hostname." (HTTPRouteSpec
+// hostnames): specificity orders the rules, it does not hide the less
+// specific ones. Without it a host level decides alone, as for Ingress.
+func HostFallthrough() Option { return func(t *Table) { t.hostFallthrough = true } }
 
 // New compiles routes into a Table. Routes are taken in priority order: when
 // two have the same host, path, type and conditions, the first wins and the

@@ -56,7 +56,8 @@ func (d *dataplaneFlags) validate() error {
 }
 
 // dataplane builds the proxies and wraps the listeners as the flags say.
-// Transports are shared by both listeners and live as long as the process.
+// Transports are shared by every listener (Ingress and Gateway ports) and
+// live as long as the process.
 type dataplane struct {
 	flags      *dataplaneFlags
 	live       *router.Live
@@ -79,30 +80,42 @@ func newDataplane(f *dataplaneFlags, live *router.Live, log *slog.Logger, metric
 	return d
 }
 
-// server returns the server for one listener; scheme is "http" or "https",
-// port the listener's port. HTTP/1 is served by h1's loop; HTTP/2 (ALPN
-// "h2", and h2c when asked for) by a net/http server it hands those
-// connections to.
-func (d *dataplane) server(scheme string, port, httpsPort int, handler func(http.Handler) http.Handler, readHeaderTimeout time.Duration) *h1.Server {
+// serverConfig is one listener's server.
+type serverConfig struct {
+	scheme    string // "http" or "https"
+	port      int    // the listener's port: where redirects that name none go
+	httpsPort int    // where plain HTTP to TLS hosts is redirected (Ingress); 0 or 443: no port in the Location
+	// listeners, when set, routes by a Gateway port's listeners;
+	// otherwise the server routes by the Ingress table.
+	listeners *router.LiveListeners
+	// handler, when set, wraps the proxy (ACME HTTP-01 challenges).
+	handler           func(http.Handler) http.Handler
+	readHeaderTimeout time.Duration
+}
+
+// server returns the server for one listener. HTTP/1 is served by h1's
+// loop; HTTP/2 (ALPN "h2", and h2c when asked for) by a net/http server it
+// hands those connections to.
+func (d *dataplane) server(sc serverConfig) *h1.Server {
 	var h http.Handler = proxy.New(proxy.Config{
-		Table: d.live, Log: d.log, Scheme: scheme, Port: port, Transports: d.transports,
-		Forwarded: d.forwarded, HTTPSPort: httpsPort, AccessLog: d.accessLog,
-		Metrics: d.metrics,
+		Table: d.live, Listeners: sc.listeners, Log: d.log, Scheme: sc.scheme, Port: sc.port,
+		Transports: d.transports, Forwarded: d.forwarded, HTTPSPort: sc.httpsPort,
+		AccessLog: d.accessLog, Metrics: d.metrics,
 	})
-	if handler != nil {
-		h = handler(h)
+	if sc.handler != nil {
+		h = sc.handler(h)
 	}
 	h2 := newServer(h)
-	h2.ReadHeaderTimeout = readHeaderTimeout
+	h2.ReadHeaderTimeout = sc.readHeaderTimeout
 	s := &h1.Server{
 		Handler:           h,
 		HTTP2:             h2,
-		ReadHeaderTimeout: readHeaderTimeout,
+		ReadHeaderTimeout: sc.readHeaderTimeout,
 		IdleTimeout:       h2.IdleTimeout,
 		MaxHeaderBytes:    h2.MaxHeaderBytes,
 		Log:               d.log,
 	}
-	if scheme == "http" {
+	if sc.scheme == "http" {
 		if !d.flags.h2c {
 			s.HTTP2 = nil
 		} else {

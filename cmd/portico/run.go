@@ -116,16 +116,24 @@ func run(ctx context.Context, c *config) error {
 	var draining atomic.Bool
 	dp := newDataplane(&c.dp, live, log, proxy.NewMetrics(reg))
 	httpsPort := addrPort(c.httpsAddr)
-	httpSrv := dp.server("http", addrPort(c.httpAddr), httpsPort, acmeW.httpHandler, c.readHeaderTimeout) // HTTP-01 challenges before routing
+	httpSrv := dp.server(serverConfig{scheme: "http", port: addrPort(c.httpAddr), httpsPort: httpsPort,
+		handler: acmeW.httpHandler, readHeaderTimeout: c.readHeaderTimeout}) // HTTP-01 challenges before routing
 	servers := []*h1.Server{httpSrv}
 	var httpsSrv *h1.Server
 	if c.httpsAddr != "" {
-		httpsSrv = dp.server("https", httpsPort, 0, nil, c.readHeaderTimeout)
+		httpsSrv = dp.server(serverConfig{scheme: "https", port: httpsPort, readHeaderTimeout: c.readHeaderTimeout})
 		tm := newTLSMetrics(reg)
 		httpsSrv.TLSConfig = tm.instrument(acmeW.tlsConfig(store.TLSConfig()))
 		httpsSrv.TLSHandshakeError = tm.handshakeError
 		servers = append(servers, httpsSrv)
 	}
+	// Gateway API ports open and close as Gateways come and go: the
+	// Gateway API controller hands gw.Apply the Ports of every
+	// gateway.Translate result.
+	gw := newGatewayPorts(gatewayPortsConfig{
+		dp: dp, readHeaderTimeout: c.readHeaderTimeout, tlsConfig: store.TLSConfig,
+		grace: c.shutdownGrace, log: log.With("component", "gateway"),
+	})
 	metricsSrv := &http.Server{
 		Handler:           c.profiling.withProfiling(opsMux(reg, live, &draining)),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -181,6 +189,7 @@ func run(ctx context.Context, c *config) error {
 	graceCtx, cancel := context.WithTimeout(context.Background(), c.shutdownGrace)
 	defer cancel()
 	var sg sync.WaitGroup
+	sg.Go(func() { gw.Shutdown(graceCtx) })
 	for _, srv := range servers {
 		sg.Go(func() {
 			if err := srv.Shutdown(graceCtx); err != nil {
