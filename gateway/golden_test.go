@@ -171,15 +171,15 @@ func render(t testing.TB, r *Result) []byte {
 	t.Helper()
 	type listener struct {
 		Gateway, ListenerSet, Name, Hostname string
-		Certificates            []string `json:",omitempty"`
-		Routes                  []string
+		Certificates                         []string `json:",omitempty"`
+		Routes                               []string
 	}
 	type port struct {
 		Addr, Protocol string
 		Listeners      []listener
 	}
 	type status struct {
-		Classes    map[string]*gwv1.GatewayClassStatus
+		Classes      map[string]*gwv1.GatewayClassStatus
 		Gateways     map[string]*gwv1.GatewayStatus
 		ListenerSets map[string]*gwv1.ListenerSetStatus `json:",omitempty"`
 		HTTPRoutes   map[string][]gwv1.RouteParentStatus

@@ -20,6 +20,7 @@ func (t *translator) httpRoute(hr *gwv1.HTTPRoute) {
 	var rules []compiledRule
 	var refs, invalid issue
 	compiled := false
+	seen := map[*listenerState]bool{}
 	for _, pr := range hr.Spec.ParentRefs {
 		a, ours := t.attach(pr, "HTTPRoute", hr.Namespace, hr.Spec.Hostnames)
 		if !ours {
@@ -39,6 +40,10 @@ func (t *translator) httpRoute(hr *gwv1.HTTPRoute) {
 			continue
 		}
 		for i, l := range a.listeners {
+			if seen[l] {
+				continue // two parentRefs reach one listener: attached once
+			}
+			seen[l] = true
 			l.attached++
 			for _, host := range a.hosts[i] {
 				for _, r := range rules {
