@@ -174,8 +174,10 @@ func (t *translator) ports() []Port {
 	return out
 }
 
-// tableOptions: Gateway hostnames cover any depth of labels.
-var tableOptions = []router.Option{router.WildcardAnyDepth()}
+// tableOptions: Gateway hostnames cover any depth of labels, and a request
+// goes on to less specific hostnames when no rule of its own matches
+// (precedence is across all rules of a listener).
+var tableOptions = []router.Option{router.WildcardAnyDepth(), router.HostFallthrough()}
 
 func hasHostname(ls []Listener, h string) bool {
 	for _, l := range ls {
