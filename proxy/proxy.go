@@ -47,6 +47,11 @@ type Config struct {
 	// Backoff is how long an endpoint that refused a connection is skipped
 	// (doubling while it keeps failing, up to ten times this). Default 1s.
 	Backoff time.Duration
+	// BodyBufferBytes is the largest request body buffered for a route that
+	// may send it more than once (a retry policy, mirrors); larger bodies
+	// stream and are not retried once sent. Default
+	// DefaultBodyBufferBytes (64 KiB).
+	BodyBufferBytes int64
 }
 
 // Defaults are the per-route settings used when an Ingress sets none.
@@ -119,6 +124,9 @@ func New(cfg Config) *Proxy {
 		cfg.Forwarded = &Forwarded{}
 	}
 	cfg.Defaults.fill()
+	if cfg.BodyBufferBytes <= 0 {
+		cfg.BodyBufferBytes = DefaultBodyBufferBytes
+	}
 	p := &Proxy{cfg: cfg, balancer: newBalancer(backoff{base: cfg.Backoff}), buffers: newBufferPool()}
 	if cfg.AccessLog != nil {
 		p.log = newAccessLog(cfg.AccessLog)
@@ -224,18 +232,18 @@ func (c *call) serve() {
 			r.Body = http.MaxBytesReader(&c.w, r.Body, o.MaxBodyBytes)
 		}
 	}
+	c.limits(o)
+	if c.replayable(r) {
+		if !c.bufferBody(r) {
+			return
+		}
+	}
 	c.ep = p.balancer.pick(c.backend, o.Balance, nil)
 	if c.ep == nil {
 		c.fail(http.StatusServiceUnavailable, "503 no ready endpoint")
 		return
 	}
 	c.ep.inflight.Add(1)
-	c.tries = o.NextUpstreamTries
-	if c.tries <= 0 {
-		c.tries = p.cfg.Defaults.Tries
-	}
-	c.tries = min(c.tries, maxTries)
-	c.readTimeout, c.sendTimeout = orDefault(o.ReadTimeout, p.cfg.Defaults.ReadTimeout), orDefault(o.SendTimeout, p.cfg.Defaults.SendTimeout)
 
 	c.rp.Transport = c
 	c.rp.ServeHTTP(&c.w, r)
@@ -245,6 +253,30 @@ func (c *call) serve() {
 	c.mu.Unlock()
 	if cancel != nil {
 		cancel()
+	}
+}
+
+// limits sets the request's tries and timeouts from the route's options.
+func (c *call) limits(o *router.Options) {
+	d := &c.p.cfg.Defaults
+	c.tries = o.NextUpstreamTries
+	if c.tries <= 0 {
+		c.tries = d.Tries
+	}
+	if c.retry = o.Retry; c.retry != nil {
+		c.tries = max(c.retry.Attempts, 0) + 1
+	}
+	c.tries = min(c.tries, maxTries)
+	c.readTimeout, c.sendTimeout = orDefault(o.ReadTimeout, d.ReadTimeout), orDefault(o.SendTimeout, d.SendTimeout)
+	if o.RequestTimeout != 0 || o.BackendTimeout != 0 {
+		// The rule's timeouts say how long a backend may take; the
+		// default read timeout would only cut them short.
+		c.readTimeout = 0
+	}
+	if o.RequestTimeout > 0 {
+		c.mu.Lock()
+		c.reqDeadline = monotime() + int64(o.RequestTimeout)
+		c.mu.Unlock()
 	}
 }
 
