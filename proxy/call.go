@@ -250,7 +250,9 @@ func (c *call) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			if b := c.body; b != nil && !b.done.Load() {
 				c.arm(draining, c.sendTimeout)
-			} else if c.bounded() {
+			} else if c.bounded() && resp.StatusCode != http.StatusSwitchingProtocols {
+				// (An upgraded connection is no longer a request waiting
+				// for its response: the rule's timeouts end with it.)
 				c.arm(receiving, 0)
 			}
 			if resp.Body != nil && resp.Body != http.NoBody && resp.StatusCode != http.StatusSwitchingProtocols {
@@ -630,6 +632,7 @@ func (c *call) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	if c.status == http.StatusRequestEntityTooLarge {
 		w.Header()["Connection"] = []string{"close"}
 	}
+	c.corsHeaders(w.Header())
 	http.Error(w, http.StatusText(c.status), c.status)
 }
 
