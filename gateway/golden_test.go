@@ -260,7 +260,31 @@ func describeRoute(r *router.Route) string {
 	if r.Filters != nil {
 		b.WriteString(" |" + describeFilters(r.Filters))
 	}
+	if o := r.Options; o != nil && o != router.DefaultOptions {
+		b.WriteString(describeOptions(o))
+	}
 	fmt.Fprintf(&b, " (%s)", r.Source)
+	return b.String()
+}
+
+// describeOptions shows the options a Gateway rule sets.
+func describeOptions(o *router.Options) string {
+	var b strings.Builder
+	d := func(v time.Duration) string {
+		if v == router.NoTimeout {
+			return "off"
+		}
+		return v.String()
+	}
+	if o.RequestTimeout != 0 {
+		fmt.Fprintf(&b, " timeout.request=%s", d(o.RequestTimeout))
+	}
+	if o.BackendTimeout != 0 {
+		fmt.Fprintf(&b, " timeout.backend=%s", d(o.BackendTimeout))
+	}
+	if p := o.Retry; p != nil {
+		fmt.Fprintf(&b, " retry{codes=%v attempts=%d backoff=%s}", p.Codes, p.Attempts, p.Backoff)
+	}
 	return b.String()
 }
 
@@ -272,8 +296,17 @@ func op(t router.StringMatch) string {
 }
 
 func describeFilters(f *router.Filters) string {
-	b, _ := json.Marshal(f)
-	return string(b)
+	g := *f
+	g.Mirrors = nil // their backends, shortly:
+	b, _ := json.Marshal(g)
+	s := string(b)
+	for _, m := range f.Mirrors {
+		s += fmt.Sprintf(" mirror=%s%s", m.Backend.ID, m.Backend.Endpoints)
+		if m.Denominator != 0 {
+			s += fmt.Sprintf("@%d/%d", m.Numerator, m.Denominator)
+		}
+	}
+	return s
 }
 
 // lineDiff shows the first lines that differ.

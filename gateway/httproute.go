@@ -80,7 +80,7 @@ type compiledRule struct {
 func (t *translator) httpRules(hr *gwv1.HTTPRoute) (out []compiledRule, refs, invalid issue) {
 	for ri := range hr.Spec.Rules {
 		rule := &hr.Spec.Rules[ri]
-		filters, opts, bad := t.httpFilters(rule.Filters, hr.Namespace)
+		filters, opts, bad := t.httpFilters(rule.Filters, hr.Namespace, true)
 		if !bad.ok() {
 			refs.set(bad.reason, bad.msg)
 		}
@@ -96,7 +96,7 @@ func (t *translator) httpRules(hr *gwv1.HTTPRoute) (out []compiledRule, refs, in
 			}
 			wb := router.WeightedBackend{Backend: b, Weight: w}
 			if len(br.Filters) > 0 {
-				bf, _, bad := t.httpFilters(br.Filters, hr.Namespace)
+				bf, _, bad := t.httpFilters(br.Filters, hr.Namespace, false)
 				if !bad.ok() {
 					refs.set(bad.reason, bad.msg)
 				}
@@ -110,8 +110,21 @@ func (t *translator) httpRules(hr *gwv1.HTTPRoute) (out []compiledRule, refs, in
 			// returned."
 			backends = []router.WeightedBackend{{Weight: 1}}
 		}
+		// An invalid duration (the CRD's pattern should refuse it) drops
+		// the rule, like an invalid match.
 		if rule.Timeouts != nil {
-			opts = t.timeouts(rule.Timeouts, opts)
+			var bad issue
+			if opts, bad = timeouts(rule.Timeouts, opts); !bad.ok() {
+				invalid.set(bad.reason, fmt.Sprintf("rule %d: %s", ri, bad.msg))
+				continue
+			}
+		}
+		if rule.Retry != nil {
+			var bad issue
+			if opts, bad = retry(rule.Retry, opts); !bad.ok() {
+				invalid.set(bad.reason, fmt.Sprintf("rule %d: %s", ri, bad.msg))
+				continue
+			}
 		}
 		matches := rule.Matches
 		if len(matches) == 0 {
@@ -194,8 +207,10 @@ func httpMatch(m gwv1.HTTPRouteMatch) (router.Route, error) {
 	return rt, nil
 }
 
-// httpFilters compiles a rule's (or a backendRef's) filters.
-func (t *translator) httpFilters(fs []gwv1.HTTPRouteFilter, ns string) (*router.Filters, *router.Options, issue) {
+// httpFilters compiles a rule's filters, or (rule false) a backendRef's,
+// where RequestMirror and CORS are not supported ("Implementation-specific";
+// the rule's filters are the place for them).
+func (t *translator) httpFilters(fs []gwv1.HTTPRouteFilter, ns string, rule bool) (*router.Filters, *router.Options, issue) {
 	var bad issue
 	opts := router.DefaultOptions
 	if len(fs) == 0 {
@@ -238,6 +253,30 @@ func (t *translator) httpFilters(fs []gwv1.HTTPRouteFilter, ns string) (*router.
 				}
 				f.Rewrite = rw
 			}
+		case gwv1.HTTPRouteFilterRequestMirror:
+			if hf.RequestMirror == nil {
+				continue
+			}
+			if !rule {
+				bad.set(string(gwv1.RouteReasonUnsupportedValue), "a RequestMirror filter is supported on a rule, not on a backendRef")
+				continue
+			}
+			m, ok, mbad := t.requestMirror(hf.RequestMirror, ns)
+			if !mbad.ok() {
+				bad.set(mbad.reason, "requestMirror "+mbad.msg)
+			}
+			if ok {
+				f.Mirrors = append(f.Mirrors, m)
+			}
+		case gwv1.HTTPRouteFilterCORS:
+			if hf.CORS == nil {
+				continue
+			}
+			if !rule {
+				bad.set(string(gwv1.RouteReasonUnsupportedValue), "a CORS filter is supported on a rule, not on a backendRef")
+				continue
+			}
+			f.CORS = corsFilter(hf.CORS)
 		default:
 			bad.set(string(gwv1.RouteReasonUnsupportedValue), fmt.Sprintf("filter type %q is not supported", hf.Type))
 		}
@@ -272,9 +311,4 @@ func pathModifier(p *gwv1.HTTPPathModifier) *router.PathRewrite {
 		}
 	}
 	return nil
-}
-
-// timeouts: not yet served; the rule keeps its options.
-func (t *translator) timeouts(_ *gwv1.HTTPRouteTimeouts, opts *router.Options) *router.Options {
-	return opts
 }

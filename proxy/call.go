@@ -1,10 +1,12 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -36,11 +38,17 @@ type call struct {
 	tried       [maxTries]*endpoint
 	attempts    int
 	tries       int
-	refusals    int // attempts refused at connect: they do not use up tries
-	readTimeout time.Duration
+	refusals    int           // attempts refused at connect: they do not use up tries
+	readTimeout time.Duration // 0: none (the rule's own timeouts replace it)
 	sendTimeout time.Duration
-	status      int          // answer the proxy gave itself (errors), 0 if none
-	ub          upstreamBody // the response body, wrapped to see how it ends
+	retry       *router.RetryPolicy // the rule's retry policy, nil for none
+	// replay is the request body, buffered so that it can be sent again
+	// (retries) and copied (mirrors); nil when there is none or it was too
+	// big (bodyTooBig).
+	replay     []byte
+	bodyTooBig bool
+	status     int          // answer the proxy gave itself (errors), 0 if none
+	ub         upstreamBody // the response body, wrapped to see how it ends
 
 	begin         time.Time
 	upstreamStart time.Time
@@ -50,11 +58,19 @@ type call struct {
 	// firing, so a late fire never cancels a later phase or request.
 	mu       sync.Mutex
 	timer    *time.Timer
-	deadline int64 // monotonic ns; 0: disarmed
+	deadline int64 // monotonic ns; 0: disarmed; noDeadline: armed without one
 	phase    phase
-	cancel   context.CancelFunc
-	timedOut atomic.Bool
-	watched  net.Conn // upstream connection of the h1Transport exchange in flight
+	// reqDeadline and tryDeadline (monotonic ns, 0 for none) are the
+	// rule's request and backend timeouts: they bound every phase and the
+	// response body, and when one passes the exchange ends whatever the
+	// phase. tryTimedOut says the attempt's own deadline ended it (which a
+	// retry policy may retry); timedOut any other timeout.
+	reqDeadline int64
+	tryDeadline int64
+	cancel      context.CancelFunc
+	timedOut    atomic.Bool
+	tryTimedOut atomic.Bool
+	watched     net.Conn // upstream connection of the h1Transport exchange in flight
 
 	// A client that goes away while its request waits for the backend:
 	// servers that can watch for it (h1) are asked to after
@@ -90,7 +106,14 @@ const (
 	// body, which the send timeout goes on bounding, without ending the
 	// response.
 	draining
+	// receiving: the response is being copied to the client, bounded by the
+	// rule's request and backend timeouts only.
+	receiving
 )
+
+// noDeadline is an armed phase without a deadline of its own (it may still
+// start the client watch).
+const noDeadline = math.MaxInt64
 
 var _ http.RoundTripper = (*call)(nil)
 
@@ -128,7 +151,10 @@ func (c *call) start(w http.ResponseWriter, r *http.Request) {
 	c.cw, _ = w.(clientWatcher)
 	c.status, c.attempts, c.refusals, c.upstreamTime = 0, 0, 0, 0
 	c.ub = upstreamBody{}
+	c.retry, c.replay, c.bodyTooBig = nil, nil, false
+	c.reqDeadline, c.tryDeadline = 0, 0
 	c.timedOut.Store(false)
+	c.tryTimedOut.Store(false)
 	c.gone.Store(false)
 }
 
@@ -137,6 +163,10 @@ func (c *call) finish() {
 	c.mu.Lock() // the timer may have started a watch
 	watching := c.watching
 	c.watching = false
+	// Disarmed here too: a response that panicked past end may have left
+	// a phase armed, whose fire must not reach the call's next request.
+	c.phase, c.deadline, c.reqDeadline, c.tryDeadline = idle, 0, 0, 0
+	c.timer.Stop()
 	c.mu.Unlock()
 	if watching {
 		c.cw.StopWatching() // after it, clientLeft cannot run on a pooled call
@@ -155,6 +185,7 @@ func (c *call) finish() {
 		}
 	}
 	c.route, c.backend, c.ep, c.in, c.w.rw, c.watched, c.cw = nil, nil, nil, nil, nil, nil, nil
+	c.bfilters, c.retry, c.replay = nil, nil, nil
 	clear(c.tried[:])
 	c.mu.Lock()
 	c.cancel, c.body = nil, nil
@@ -164,7 +195,10 @@ func (c *call) finish() {
 // RoundTrip sends the request to the chosen endpoint and, when that fails
 // before the request could have had an effect, to other endpoints, up to
 // the route's tries. Only the first attempt's request is ReverseProxy's own;
-// retries reuse it with another URL.Host (nothing else in it changed).
+// retries reuse it with another URL.Host (and, for a buffered body, a fresh
+// reader of it). A rule's retry policy also sends again answers with its
+// status codes and attempts that broke or hit the backend timeout (see
+// retriable and again).
 func (c *call) RoundTrip(req *http.Request) (*http.Response, error) {
 	rt := c.p.transport(c.proto)
 	// A timeout must abort the exchange. When the h1 transport sends the
@@ -176,28 +210,26 @@ func (c *call) RoundTrip(req *http.Request) (*http.Response, error) {
 	if h1 != nil && (req.Context().Done() != nil || !h1.handles(req)) {
 		h1 = nil
 	}
-	ctx := req.Context()
+	base := req.Context()
 	if ct := c.route.Options.ConnectTimeout; ct > 0 {
-		ctx = context.WithValue(ctx, connectTimeoutKey{}, ct) // for the dialer
+		base = context.WithValue(base, connectTimeoutKey{}, ct) // for the dialer
 	}
+	ctx := base
 	if h1 == nil {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithCancel(ctx)
-		c.mu.Lock()
-		c.cancel = cancel
-		c.mu.Unlock()
+		ctx = c.cancellable(base)
 	}
 	if ctx != req.Context() {
 		req = req.WithContext(ctx)
 	}
 	for {
+		if h1 == nil && ctx.Err() != nil {
+			// The last attempt's backend timeout cancelled its context.
+			ctx = c.cancellable(base)
+			req = req.WithContext(ctx)
+		}
 		c.attempts++
 		req.URL.Host = c.ep.addr
-		if b := c.body; b != nil && !b.done.Load() {
-			c.arm(sending, c.sendTimeout)
-		} else {
-			c.arm(waiting, c.readTimeout)
-		}
+		c.startAttempt()
 		c.upstreamStart = time.Now()
 		var resp *http.Response
 		var err error
@@ -209,10 +241,20 @@ func (c *call) RoundTrip(req *http.Request) (*http.Response, error) {
 		c.disarm()
 		c.upstreamTime = time.Since(c.upstreamStart)
 		if err == nil {
+			c.p.balancer.succeeded(c.ep)
+			if c.retry != nil && c.retry.RetriesStatus(resp.StatusCode) && c.resendable() && c.again(base, req, false) {
+				// Its body is not wanted: closing may cost the connection,
+				// but never waits on a slow backend.
+				_ = resp.Body.Close()
+				continue
+			}
 			if b := c.body; b != nil && !b.done.Load() {
 				c.arm(draining, c.sendTimeout)
+			} else if c.bounded() && resp.StatusCode != http.StatusSwitchingProtocols {
+				// (An upgraded connection is no longer a request waiting
+				// for its response: the rule's timeouts end with it.)
+				c.arm(receiving, 0)
 			}
-			c.p.balancer.succeeded(c.ep)
 			if resp.Body != nil && resp.Body != http.NoBody && resp.StatusCode != http.StatusSwitchingProtocols {
 				c.ub.rc = resp.Body
 				resp.Body = &c.ub
@@ -234,39 +276,125 @@ func (c *call) RoundTrip(req *http.Request) (*http.Response, error) {
 			// endpoints and maxTries still bound the attempts.
 			c.refusals++
 		}
-		if c.attempts >= min(c.tries+c.refusals, maxTries) || !c.retriable(req, err, dial) {
+		if !c.retriable(req, err, dial) || !c.again(base, req, dial) {
 			return nil, err
-		}
-		c.tried[c.attempts-1] = c.ep
-		next := c.p.balancer.pick(c.backend, c.route.Options.Balance, c.tried[:c.attempts])
-		if next == nil {
-			return nil, err
-		}
-		c.p.cfg.Log.Debug("retrying on another endpoint", "backend", c.backend.ID, "failed", c.ep.addr, "next", next.addr, "err", err)
-		c.ep.inflight.Add(-1)
-		next.inflight.Add(1)
-		c.ep = next
-		if m := c.p.cfg.Metrics; m != nil {
-			m.retried(c.backend)
 		}
 	}
+}
+
+// cancellable returns a cancellable child of ctx whose cancel the timer
+// and serve call; the previous attempt's, if any, is released.
+func (c *call) cancellable(ctx context.Context) context.Context {
+	ctx, cancel := context.WithCancel(ctx)
+	c.mu.Lock()
+	old := c.cancel
+	c.cancel = cancel
+	c.mu.Unlock()
+	if old != nil {
+		old()
+	}
+	return ctx
+}
+
+// again prepares the next attempt and reports whether there is one: tries
+// are left, an endpoint is (another one if possible; under a retry policy
+// the same one again when it is the only one), the policy's backoff ends
+// within the request timeout, and a buffered body is rewound.
+func (c *call) again(base context.Context, req *http.Request, dial bool) bool {
+	if c.attempts >= min(c.tries+c.refusals, maxTries) {
+		return false
+	}
+	c.tried[c.attempts-1] = c.ep
+	next := c.p.balancer.pick(c.backend, c.route.Options.Balance, c.tried[:c.attempts])
+	if next == nil && c.retry != nil && !dial {
+		next = c.p.balancer.pick(c.backend, c.route.Options.Balance, nil)
+	}
+	if next == nil {
+		return false
+	}
+	if c.retry != nil && !dial && !c.backoff(base) {
+		return false
+	}
+	c.p.cfg.Log.Debug("retrying", "backend", c.backend.ID, "failed", c.ep.addr, "next", next.addr, "attempt", c.attempts+1)
+	c.ep.inflight.Add(-1)
+	next.inflight.Add(1)
+	c.ep = next
+	if c.replay != nil {
+		b := &trackedBody{c: c, rc: io.NopCloser(bytes.NewReader(c.replay))}
+		c.mu.Lock()
+		c.body = b
+		c.mu.Unlock()
+		req.Body = b
+	}
+	if m := c.p.cfg.Metrics; m != nil {
+		m.retried(c.backend)
+	}
+	return true
+}
+
+// resendable: nothing stops the request from being sent again as it was:
+// no timeout of the whole request, the client is still there, and its
+// body, if any, is buffered or was never read.
+func (c *call) resendable() bool {
+	if c.timedOut.Load() || c.gone.Load() || c.in.Context().Err() != nil {
+		return false
+	}
+	b := c.body
+	return b == nil || !b.read.Load() || c.replay != nil
+}
+
+// maxBackoff bounds a retry policy's doubling backoff, as a multiple of
+// its base.
+const maxBackoff = 10
+
+// defaultBackoff is the wait before a retry when the policy names none.
+const defaultBackoff = 25 * time.Millisecond
+
+// backoff waits before a retry under the policy: Backoff doubled for each
+// retry already made, at most ten times Backoff ("MAY use an exponential
+// ... backoff strategy ..., MAY cap the maximum backoff duration to some
+// amount greater than the specified minimum"). It gives up (false) when
+// the wait would outlast the request timeout, or the client leaves.
+func (c *call) backoff(base context.Context) bool {
+	d := c.retry.Backoff
+	if d <= 0 {
+		d = defaultBackoff
+	}
+	wait := d
+	for i := 1; i < c.attempts && wait < maxBackoff*d; i++ {
+		wait *= 2
+	}
+	wait = min(wait, maxBackoff*d)
+	if c.reqDeadline != 0 && monotime()+int64(wait) >= c.reqDeadline {
+		return false
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-base.Done():
+		return false
+	}
+	return !c.gone.Load() && c.in.Context().Err() == nil
 }
 
 // retriable: a request may go to another endpoint when nothing of it can
 // have reached a backend (the connection was never made), or when it is
 // idempotent, has no body that was consumed, and no response came back.
-// Timeouts and a client that went away are never retried.
+// Under a rule's retry policy any request that can be sent again as it
+// was is, after a broken connection or its backend timeout too: the
+// HTTPRoute spec says implementations "SHOULD retry on connection errors
+// (disconnect, reset, timeout, TCP failure) if a retry stanza is
+// configured". Other timeouts and a client that went away are never
+// retried.
 func (c *call) retriable(req *http.Request, err error, dial bool) bool {
-	if c.timedOut.Load() || c.gone.Load() || c.in.Context().Err() != nil {
+	if !c.resendable() {
 		return false
 	}
-	if b := c.body; b != nil && b.read.Load() {
-		return false // the bytes are gone; they cannot be sent again
-	}
-	if dial {
+	if dial || c.retry != nil {
 		return true
 	}
-	if isTimeout(err) {
+	if c.tryTimedOut.Load() || isTimeout(err) {
 		return false
 	}
 	return idempotent(req)
@@ -295,16 +423,60 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// arm starts phase ph with a timeout of d.
+// arm starts phase ph with a timeout of d (0: none of its own).
 func (c *call) arm(ph phase, d time.Duration) {
 	c.mu.Lock()
-	c.phase = ph
-	c.deadline = monotime() + int64(d)
-	if ph == waiting && c.cw != nil && !c.watching {
-		d = min(d, clientWatchAfter) // onTimer starts the watch, then waits on
-	}
-	c.timer.Reset(d)
+	c.armLocked(ph, d)
 	c.mu.Unlock()
+}
+
+// armLocked is arm with c.mu held. The phase's deadline is the earliest
+// of its own and the rule's request and attempt deadlines.
+func (c *call) armLocked(ph phase, d time.Duration) {
+	now := monotime()
+	dl := int64(noDeadline)
+	if d > 0 {
+		dl = now + int64(d)
+	}
+	for _, hard := range [2]int64{c.reqDeadline, c.tryDeadline} {
+		if hard != 0 {
+			dl = min(dl, hard)
+		}
+	}
+	c.phase, c.deadline = ph, dl
+	watch := ph == waiting && c.cw != nil && !c.watching
+	if dl == noDeadline && !watch {
+		c.timer.Stop()
+		return
+	}
+	wait := time.Duration(dl - now)
+	if watch {
+		wait = min(wait, clientWatchAfter) // onTimer starts the watch, then waits on
+	}
+	c.timer.Reset(max(wait, 0))
+}
+
+// startAttempt arms the timer for an attempt about to be sent; its backend
+// timeout starts now.
+func (c *call) startAttempt() {
+	c.mu.Lock()
+	if bt := c.route.Options.BackendTimeout; bt > 0 {
+		c.tryDeadline = monotime() + int64(bt)
+	}
+	c.tryTimedOut.Store(false)
+	if b := c.body; b != nil && !b.done.Load() {
+		c.armLocked(sending, c.sendTimeout)
+	} else {
+		c.armLocked(waiting, c.readTimeout)
+	}
+	c.mu.Unlock()
+}
+
+// bounded: the rule's timeouts bound the response body.
+func (c *call) bounded() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reqDeadline != 0 || c.tryDeadline != 0
 }
 
 func (c *call) disarm() {
@@ -325,10 +497,11 @@ func (c *call) end() {
 		left = time.Duration(c.deadline - monotime())
 	}
 	c.phase, c.deadline = idle, 0
+	c.reqDeadline, c.tryDeadline = 0, 0
 	c.timer.Stop()
 	b := c.body
 	c.mu.Unlock()
-	if b == nil || b.done.Load() {
+	if b == nil || b.done.Load() || c.replay != nil {
 		return
 	}
 	if left < 0 {
@@ -345,12 +518,13 @@ func (c *call) bodySent(b *trackedBody) {
 	if c.body == b {
 		switch c.phase {
 		case sending:
-			c.phase = waiting
-			c.deadline = monotime() + int64(c.readTimeout)
-			c.timer.Reset(c.readTimeout)
+			c.armLocked(waiting, c.readTimeout)
 		case draining:
 			c.phase, c.deadline = idle, 0
 			c.timer.Stop()
+			if c.reqDeadline != 0 || c.tryDeadline != 0 {
+				c.armLocked(receiving, 0)
+			}
 		}
 	}
 	c.mu.Unlock()
@@ -364,25 +538,38 @@ func (c *call) onTimer() {
 	if c.deadline == 0 {
 		return
 	}
-	if rem := c.deadline - monotime(); rem > 0 {
+	now := monotime()
+	if rem := c.deadline - now; rem > 0 {
 		if c.phase == waiting && c.cw != nil && !c.watching {
 			c.watching = c.cw.WatchClient(c.onGone)
 		}
-		c.timer.Reset(time.Duration(rem))
+		if c.deadline != noDeadline {
+			c.timer.Reset(time.Duration(rem))
+		}
 		return
 	}
-	if c.phase == sending || c.phase == draining {
+	request := c.reqDeadline != 0 && now >= c.reqDeadline
+	attempt := !request && c.tryDeadline != 0 && now >= c.tryDeadline
+	if (c.phase == sending || c.phase == draining) && c.replay == nil {
 		// The transport cannot give up while its writer is blocked reading
 		// a stalled client body; a past read deadline on the client's
-		// connection unblocks that read.
+		// connection unblocks that read. (A buffered body is read from
+		// memory.)
 		_ = http.NewResponseController(c.w.rw).SetReadDeadline(time.Now())
 	}
-	if c.phase == draining {
+	if c.phase == draining && !request && !attempt {
 		c.deadline, c.phase = 0, idle // the response goes on
+		if c.reqDeadline != 0 || c.tryDeadline != 0 {
+			c.armLocked(receiving, 0)
+		}
 		return
 	}
 	c.deadline, c.phase = 0, idle
-	c.timedOut.Store(true)
+	if attempt {
+		c.tryTimedOut.Store(true)
+	} else {
+		c.timedOut.Store(true)
+	}
 	if c.watched != nil {
 		_ = c.watched.SetDeadline(aLongTimeAgo)
 	}
@@ -409,7 +596,7 @@ func (c *call) clientLeft() {
 func (c *call) watch(nc net.Conn) {
 	c.mu.Lock()
 	c.watched = nc
-	if c.timedOut.Load() || c.gone.Load() {
+	if c.timedOut.Load() || c.tryTimedOut.Load() || c.gone.Load() {
 		_ = nc.SetDeadline(aLongTimeAgo)
 	}
 	c.mu.Unlock()
@@ -419,13 +606,13 @@ func (c *call) unwatch() bool {
 	c.mu.Lock()
 	c.watched = nil
 	c.mu.Unlock()
-	return !c.timedOut.Load() && !c.gone.Load()
+	return !c.timedOut.Load() && !c.tryTimedOut.Load() && !c.gone.Load()
 }
 
 func (c *call) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	var tooBig *http.MaxBytesError
 	switch {
-	case c.timedOut.Load():
+	case c.timedOut.Load(), c.tryTimedOut.Load():
 		c.status = http.StatusGatewayTimeout
 	case errors.As(err, &tooBig):
 		c.status = http.StatusRequestEntityTooLarge
@@ -445,6 +632,7 @@ func (c *call) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	if c.status == http.StatusRequestEntityTooLarge {
 		w.Header()["Connection"] = []string{"close"}
 	}
+	c.corsHeaders(w.Header())
 	http.Error(w, http.StatusText(c.status), c.status)
 }
 

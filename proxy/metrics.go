@@ -25,6 +25,7 @@ type Metrics struct {
 	connectFails *prometheus.CounterVec
 	retries      *prometheus.CounterVec
 	truncated    *prometheus.CounterVec
+	mirrors      *prometheus.CounterVec
 
 	mu     sync.Mutex                             // serializes cache misses
 	routes atomic.Pointer[map[routeKey]*routeSet] // copy-on-write, read without locks
@@ -85,8 +86,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		truncated: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "portico_upstream_responses_truncated_total", Help: "Responses whose body failed mid-way (the backend closed or broke it); the client's connection was aborted, by Service.",
 		}, []string{"namespace", "service"}),
+		mirrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "portico_mirrored_requests_total",
+			Help: "Copies of requests for mirror backends (Gateway API RequestMirror), by Service and result: answered, failed (no answer: connection error or timeout), dropped_busy (too many in flight), skipped_body (request body too big to buffer), no_endpoint.",
+		}, []string{"namespace", "service", "result"}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.upstream, m.reqBytes, m.respBytes, m.inFlight, m.connectFails, m.retries, m.truncated)
+	reg.MustRegister(m.requests, m.duration, m.upstream, m.reqBytes, m.respBytes, m.inFlight, m.connectFails, m.retries, m.truncated, m.mirrors)
 	empty := map[routeKey]*routeSet{}
 	m.routes.Store(&empty)
 	return m
@@ -177,4 +182,8 @@ func (m *Metrics) retried(b *router.Backend) {
 
 func (m *Metrics) truncatedResponse(b *router.Backend) {
 	m.truncated.WithLabelValues(b.Namespace, b.Service).Inc()
+}
+
+func (m *Metrics) mirrored(b *router.Backend, result string) {
+	m.mirrors.WithLabelValues(b.Namespace, b.Service, result).Inc()
 }

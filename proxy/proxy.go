@@ -55,6 +55,13 @@ type Config struct {
 	// Backoff is how long an endpoint that refused a connection is skipped
 	// (doubling while it keeps failing, up to ten times this). Default 1s.
 	Backoff time.Duration
+	// BodyBufferBytes is the largest request body buffered for a route that
+	// may send it more than once (a retry policy, mirrors); larger bodies
+	// stream and are neither retried once sent nor mirrored. Default
+	// DefaultBodyBufferBytes (64 KiB).
+	BodyBufferBytes int64
+	// Mirror bounds the copies of requests sent to mirror backends.
+	Mirror MirrorConfig
 }
 
 // Defaults are the per-route settings used when an Ingress sets none.
@@ -83,6 +90,7 @@ type Proxy struct {
 	pool     sync.Pool // *call: one per request in flight, reused
 	buffers  *bufferPool
 	log      *accessLog // nil when disabled
+	mirror   *mirrorer
 
 	// Balancer state of backends and endpoints gone from the table is
 	// dropped in the background, at most every prunePeriod.
@@ -146,7 +154,12 @@ func New(cfg Config) *Proxy {
 		cfg.Forwarded = &Forwarded{}
 	}
 	cfg.Defaults.fill()
+	if cfg.BodyBufferBytes <= 0 {
+		cfg.BodyBufferBytes = DefaultBodyBufferBytes
+	}
+	cfg.Mirror.fill()
 	p := &Proxy{cfg: cfg, balancer: newBalancer(backoff{base: cfg.Backoff}), buffers: newBufferPool()}
+	p.mirror = newMirrorer(p)
 	if cfg.AccessLog != nil {
 		p.log = newAccessLog(cfg.AccessLog)
 	}
@@ -219,6 +232,10 @@ func (c *call) serve() {
 		c.fail(http.StatusNotFound, "404 no route")
 		return
 	}
+	if cors := c.cors(); cors != nil && router.IsPreflight(r) {
+		c.preflight(cors)
+		return
+	}
 	if f := c.route.Filters; f != nil && f.Redirect != nil {
 		c.redirect(f.Redirect)
 		return
@@ -258,18 +275,18 @@ func (c *call) serve() {
 			r.Body = http.MaxBytesReader(&c.w, r.Body, o.MaxBodyBytes)
 		}
 	}
+	c.limits(o)
+	if c.replayable(r) {
+		if !c.bufferBody(r) {
+			return
+		}
+	}
 	c.ep = p.balancer.pick(c.backend, o.Balance, nil)
 	if c.ep == nil {
 		c.fail(http.StatusServiceUnavailable, "503 no ready endpoint")
 		return
 	}
 	c.ep.inflight.Add(1)
-	c.tries = o.NextUpstreamTries
-	if c.tries <= 0 {
-		c.tries = p.cfg.Defaults.Tries
-	}
-	c.tries = min(c.tries, maxTries)
-	c.readTimeout, c.sendTimeout = orDefault(o.ReadTimeout, p.cfg.Defaults.ReadTimeout), orDefault(o.SendTimeout, p.cfg.Defaults.SendTimeout)
 
 	c.rp.Transport = c
 	c.rp.ServeHTTP(&c.w, r)
@@ -360,17 +377,19 @@ func (c *call) rewrite(pr *httputil.ProxyRequest) {
 	c.p.cfg.Forwarded.set(pr, c.p.cfg.Scheme)
 	if f != nil {
 		f.RequestHeaders.Apply(out.Header)
+		c.mirror(out)
 	}
 	if bf := c.bfilters; bf != nil {
 		bf.RequestHeaders.Apply(out.Header)
 	}
 }
 
-// modifyResponse applies the route's response header edits to a backend's
-// response.
+// modifyResponse applies the route's response header edits and CORS
+// headers to a backend's response.
 func (c *call) modifyResponse(resp *http.Response) error {
 	if f := c.route.Filters; f != nil {
 		f.ResponseHeaders.Apply(resp.Header)
+		c.corsHeaders(resp.Header)
 	}
 	if bf := c.bfilters; bf != nil {
 		bf.ResponseHeaders.Apply(resp.Header)
@@ -383,6 +402,7 @@ func (c *call) redirect(rd *router.Redirect) {
 	r := c.in
 	loc := rd.Location(c.p.cfg.Scheme, r.Host, c.p.cfg.Port, c.path, r.URL.RawQuery, c.route.Path)
 	c.w.Header()["Location"] = []string{loc}
+	c.corsHeaders(c.w.Header())
 	c.status = rd.StatusCode()
 	c.w.WriteHeader(c.status)
 }

@@ -15,6 +15,32 @@ type Filters struct {
 	ResponseHeaders HeaderEdits // applied to the response the client gets
 	Redirect        *Redirect   // answer with a redirect; no backend is used
 	Rewrite         *Rewrite    // change host and path before forwarding
+	// Mirrors get a copy of each request they sample, fire and forget:
+	// the client's answer never waits for them (Gateway API RequestMirror).
+	Mirrors []Mirror `json:",omitempty"`
+	// CORS answers preflight requests and adds the CORS response headers
+	// to actual ones (Gateway API CORS filter); nil for none.
+	CORS *CORS `json:",omitempty"`
+}
+
+// Mirror is one RequestMirror filter: a copy of the request, as the
+// backend gets it after the rule's header edits and rewrite, goes to one
+// endpoint of Backend for the sampled share of requests.
+type Mirror struct {
+	Backend *Backend
+	// Numerator/Denominator is the share of requests mirrored; a zero
+	// Denominator means all of them (the filter sets neither percent nor
+	// fraction).
+	Numerator, Denominator uint32
+}
+
+// Sampled reports whether a request whose uniformly random draw is n is
+// mirrored.
+func (m *Mirror) Sampled(n uint64) bool {
+	if m.Denominator == 0 || m.Numerator >= m.Denominator {
+		return true
+	}
+	return n%uint64(m.Denominator) < uint64(m.Numerator)
 }
 
 // HeaderField is one header name and value.

@@ -6,6 +6,7 @@ package router
 
 import (
 	"regexp"
+	"slices"
 	"time"
 )
 
@@ -172,6 +173,41 @@ type Options struct {
 	UpstreamHost      string // "" keeps the client's Host
 	SSLRedirect       bool   // redirect plain HTTP to HTTPS with 308
 	HSTS              string // Strict-Transport-Security value, "" for none
+
+	// RequestTimeout bounds the whole request, every attempt and the
+	// response body included; when it passes the client gets 504 (or, once
+	// the response began, a broken one). BackendTimeout bounds each
+	// attempt the same way, from sending to the response's end. For both,
+	// 0 means none and NoTimeout an explicit none (Gateway API "0s"); a
+	// route that sets either, in either way, is not bounded by the proxy's
+	// default read timeout (Gateway API rule timeouts).
+	RequestTimeout time.Duration
+	BackendTimeout time.Duration
+	// Retry, when set, retries answers with its status codes and failed
+	// attempts (Gateway API rule retry); nil keeps NextUpstreamTries.
+	Retry *RetryPolicy
+}
+
+// NoTimeout is a timeout that was explicitly turned off.
+const NoTimeout time.Duration = -1
+
+// RetryPolicy is a Gateway API HTTPRouteRetry. An attempt is sent again
+// when it was answered with one of Codes, when its connection failed or
+// broke before a response (refused, reset, closed), or when BackendTimeout
+// ended it; only while the request can be sent again as it was (no body,
+// or one the proxy buffered), within RequestTimeout, and with Backoff
+// between attempts.
+type RetryPolicy struct {
+	Codes    []int // response statuses to retry, e.g. 500, 502, 503, 504
+	Attempts int   // retries after the first attempt
+	// Backoff is the least wait before a retry; it doubles for each
+	// further one, up to ten times Backoff.
+	Backoff time.Duration
+}
+
+// RetriesStatus reports whether code is one of p's status codes.
+func (p *RetryPolicy) RetriesStatus(code int) bool {
+	return slices.Contains(p.Codes, code)
 }
 
 // DefaultOptions is used for routes that set nothing.
