@@ -91,6 +91,10 @@ type serverConfig struct {
 	// handler, when set, wraps the proxy (ACME HTTP-01 challenges).
 	handler           func(http.Handler) http.Handler
 	readHeaderTimeout time.Duration
+	// h2c accepts HTTP/2 with prior knowledge on a plain HTTP listener
+	// even without --h2c (Gateway HTTP listeners: HTTP/2 is part of the
+	// HTTP protocol there, and h2c backends are reached end to end).
+	h2c bool
 }
 
 // server returns the server for one listener. HTTP/1 is served by h1's
@@ -116,7 +120,7 @@ func (d *dataplane) server(sc serverConfig) *h1.Server {
 		Log:               d.log,
 	}
 	if sc.scheme == "http" {
-		if !d.flags.h2c {
+		if !d.flags.h2c && !sc.h2c {
 			s.HTTP2 = nil
 		} else {
 			var p http.Protocols

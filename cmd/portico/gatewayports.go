@@ -146,7 +146,7 @@ func (g *gatewayPorts) open(w *gateway.Port) (*gatewayPort, error) {
 		return nil, errors.New("invalid address")
 	}
 	p := &gatewayPort{addr: w.Addr, protocol: w.Protocol}
-	sc := serverConfig{scheme: "http", port: int(w.Addr.Port()), listeners: &p.listeners, readHeaderTimeout: g.cfg.readHeaderTimeout}
+	sc := serverConfig{scheme: "http", port: int(w.Addr.Port()), listeners: &p.listeners, readHeaderTimeout: g.cfg.readHeaderTimeout, h2c: true}
 	if w.Protocol == gateway.HTTPS {
 		if g.cfg.tlsConfig == nil {
 			return nil, errors.New("HTTPS port without a TLS configuration")

@@ -535,3 +535,25 @@ func TestGatewayPortsShutdown(t *testing.T) {
 	f.gw.Apply([]gateway.Port{httpPort(p, l)})
 	refused(t, p)
 }
+
+// TestGatewayPortsH2C: a Gateway HTTP listener speaks HTTP/2 with prior
+// knowledge without --h2c (the Ingress listener needs the flag).
+func TestGatewayPortsH2C(t *testing.T) {
+	t.Parallel()
+	f := newGWFixture(t, dataplaneFlags{})
+	a := gwBackend(t, "a", nil)
+	p := freeAddr(t)
+	f.gw.Apply([]gateway.Port{httpPort(p, gateway.Listener{Table: gwTable(t, "a", a)})})
+	var protocols http.Protocols
+	protocols.SetUnencryptedHTTP2(true)
+	c := &http.Client{Transport: &http.Transport{Protocols: &protocols}, Timeout: 5 * time.Second}
+	resp, err := c.Get("http://" + p.String() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 {
+		t.Fatalf("got %s, want HTTP/2", resp.Proto)
+	}
+	wantBackend(t, resp, "a")
+}
