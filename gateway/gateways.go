@@ -114,6 +114,10 @@ func (g *gatewayState) status(now metav1.Time) *gwv1.GatewayStatus {
 	default:
 		st.Conditions = append(st.Conditions, condition(string(gwv1.GatewayConditionProgrammed), true, string(gwv1.GatewayReasonProgrammed), "", gen, now))
 	}
+	if ok && insecureFrontend(g.gw) {
+		st.Conditions = append(st.Conditions, condition(string(gwv1.GatewayConditionInsecureFrontendValidationMode), true,
+			string(gwv1.GatewayReasonConfigurationChanged), "client certificate validation allows insecure fallback (AllowInsecureFallback)", gen, now))
+	}
 	for _, l := range g.listeners {
 		st.Listeners = append(st.Listeners, l.status(gen, now))
 	}

@@ -80,6 +80,7 @@ func loadSnapshot(t testing.TB, data []byte) (*Snapshot, Config) {
 		Services:   map[types.NamespacedName]*corev1.Service{},
 		Slices:     map[types.NamespacedName][]*discoveryv1.EndpointSlice{},
 		Secrets:    map[types.NamespacedName]*corev1.Secret{},
+		ConfigMaps: map[types.NamespacedName]*corev1.ConfigMap{},
 	}
 	cfg := Config{ControllerName: "portico.dev/gateway-controller", Now: func() time.Time { return goldenNow }}
 	for i, doc := range strings.Split(string(data), "\n---\n") {
@@ -150,6 +151,17 @@ func loadSnapshot(t testing.TB, data []byte) (*Snapshot, Config) {
 		case "ConfigMap":
 			o := &corev1.ConfigMap{}
 			into(o)
+			if o.Name != "translator-config" {
+				if hosts := o.Annotations["test/selfsigned"]; hosts != "" {
+					crt, _, err := tlsstore.SelfSigned(strings.Split(hosts, ","), goldenNow.Add(-time.Hour), goldenNow.Add(24*time.Hour))
+					if err != nil {
+						t.Fatal(err)
+					}
+					o.Data = map[string]string{"ca.crt": string(crt)}
+				}
+				s.ConfigMaps[types.NamespacedName{Namespace: o.Namespace, Name: o.Name}] = o
+				continue
+			}
 			if p := o.Data["addressPool"]; p != "" {
 				cfg.AddressPool = netip.MustParsePrefix(p)
 			}
@@ -176,6 +188,7 @@ func render(t testing.TB, r *Result) []byte {
 	}
 	type port struct {
 		Addr, Protocol string
+		ClientCerts    string `json:",omitempty"`
 		Listeners      []listener
 	}
 	type status struct {
@@ -204,6 +217,12 @@ func render(t testing.TB, r *Result) []byte {
 	}{Ports: []port{}, Status: st, Problems: r.Problems}
 	for _, p := range r.Ports {
 		pp := port{Addr: p.Addr.String(), Protocol: p.Protocol.String()}
+		if v := p.ClientValidation; v != nil {
+			pp.ClientCerts = "AllowValidOnly"
+			if v.InsecureFallback {
+				pp.ClientCerts = "AllowInsecureFallback"
+			}
+		}
 		for _, l := range p.Listeners {
 			ll := listener{Gateway: l.Gateway.String(), Name: l.Name, Hostname: l.Hostname, Routes: []string{}}
 			if l.ListenerSet.Name != "" {

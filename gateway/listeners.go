@@ -33,6 +33,7 @@ type listenerState struct {
 	selector labels.Selector
 
 	certs    []*tlsstore.Certificate
+	client   *ClientValidation // client certificate validation of its port, nil for none
 	attached int32
 	routes   []router.Route
 }
@@ -88,6 +89,7 @@ func (t *translator) checkListener(l *listenerState) {
 	t.checkNamespaces(l)
 	if l.spec.Protocol == gwv1.HTTPSProtocolType {
 		t.checkTLS(l)
+		t.checkClientValidation(l)
 	}
 }
 

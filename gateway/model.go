@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"crypto/x509"
 	"net/netip"
 	"time"
 
@@ -28,6 +29,9 @@ type Snapshot struct {
 	// Slices are a Service's EndpointSlices, keyed by the Service.
 	Slices  map[types.NamespacedName][]*discoveryv1.EndpointSlice
 	Secrets map[types.NamespacedName]*corev1.Secret
+	// ConfigMaps hold CA bundles (key ca.crt) for client certificate
+	// validation (Gateway spec.tls.frontend).
+	ConfigMaps map[types.NamespacedName]*corev1.ConfigMap
 }
 
 // Config is what Translate needs besides the objects.
@@ -83,6 +87,19 @@ type Port struct {
 	// certificate the same way, and a Host that picks another listener
 	// than the server name is a misdirected request (421).
 	Listeners []Listener
+	// ClientValidation, when set on an HTTPS port, asks clients for a
+	// certificate (Gateway spec.tls.frontend); nil: no client certificates.
+	ClientValidation *ClientValidation
+}
+
+// ClientValidation is how an HTTPS port checks client certificates.
+type ClientValidation struct {
+	// CAs are the trust anchors a client certificate must chain to.
+	CAs *x509.CertPool
+	// InsecureFallback (AllowInsecureFallback) accepts a connection without
+	// a certificate or with one that does not verify; otherwise one that
+	// verifies is required (AllowValidOnly).
+	InsecureFallback bool
 }
 
 // Listener is one Gateway listener as the data plane sees it.

@@ -147,7 +147,7 @@ func (t *translator) ports() []Port {
 					proto = HTTPS
 				}
 				if p == nil {
-					p = &Port{Addr: k, Protocol: proto}
+					p = &Port{Addr: k, Protocol: proto, ClientValidation: l.client}
 					byAddr[k] = p
 				} else if p.Protocol != proto || hasHostname(p.Listeners, l.hostname) {
 					t.problem("Gateway", g.gw.Namespace, g.gw.Name, string(gwv1.ListenerReasonProtocolConflict),
