@@ -54,6 +54,10 @@ type gatewayPort struct {
 	protocol  gateway.Protocol
 	listeners router.LiveListeners
 	certs     atomic.Pointer[portCertificates] // HTTPS only
+	// baseTLS is the port's TLS configuration; clientTLS, when set, is
+	// baseTLS asking for client certificates (Gateway spec.tls.frontend).
+	baseTLS   *tls.Config
+	clientTLS atomic.Pointer[tls.Config]
 	srv       *h1.Server
 	ln        net.Listener // the bound socket, before any PROXY protocol wrapping
 }
@@ -153,13 +157,15 @@ func (g *gatewayPorts) open(w *gateway.Port) (*gatewayPort, error) {
 		}
 		sc.scheme = "https"
 	}
-	p.update(w) // before the first request
-	p.srv = g.cfg.dp.server(sc)
 	if w.Protocol == gateway.HTTPS {
 		tc := g.cfg.tlsConfig()
 		tc.GetCertificate = p.getCertificate
-		p.srv.TLSConfig = tc
+		tc.GetConfigForClient = p.configForClient
+		p.baseTLS = tc
 	}
+	p.update(w) // before the first request
+	p.srv = g.cfg.dp.server(sc)
+	p.srv.TLSConfig = p.baseTLS
 	ln, err := net.Listen("tcp", w.Addr.String())
 	if err != nil {
 		return nil, err
@@ -233,8 +239,35 @@ func (p *gatewayPort) update(w *gateway.Port) {
 	ls := router.NewListeners(in)
 	if w.Protocol == gateway.HTTPS {
 		p.certs.Store(newPortCertificates(ls, w.Listeners))
+		p.clientTLS.Store(clientTLSConfig(p.baseTLS, w.ClientValidation))
 	}
 	p.listeners.Store(ls)
+}
+
+// clientTLSConfig is base asking for client certificates as v says; nil
+// without validation. AllowValidOnly requires a certificate that chains
+// to v.CAs; AllowInsecureFallback asks for one but accepts any or none.
+// Session tickets are off: a resumed session would skip the check of a
+// CA bundle that changed since.
+func clientTLSConfig(base *tls.Config, v *gateway.ClientValidation) *tls.Config {
+	if v == nil || base == nil {
+		return nil
+	}
+	c := base.Clone()
+	c.GetConfigForClient = nil
+	c.ClientCAs = v.CAs
+	c.ClientAuth = tls.RequireAndVerifyClientCert
+	if v.InsecureFallback {
+		c.ClientAuth = tls.RequestClientCert
+	}
+	c.SessionTicketsDisabled = true
+	return c
+}
+
+// configForClient picks the port's configuration for a handshake: with
+// client certificate validation when its Gateway asks for it.
+func (p *gatewayPort) configForClient(*tls.ClientHelloInfo) (*tls.Config, error) {
+	return p.clientTLS.Load(), nil // nil: the base configuration
 }
 
 // portCertificates picks an HTTPS port's certificate by server name.
