@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every Portico test: unit tests (with the race detector), end-to-end
-# tests against a real kube-apiserver + etcd, bounded fuzzing, and one pass
-# of each benchmark. Needs root (test backends live in network namespaces)
-# and builds the control plane binaries on first use (about 16 minutes).
+# tests against a real kube-apiserver + etcd, the Gateway API conformance
+# suite (hack/gateway-conformance.sh), bounded fuzzing, and one pass of each
+# benchmark. Needs root (test backends live in network namespaces) and builds
+# the control plane binaries on first use (about 16 minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +18,7 @@ step "gofmt and go vet"
 unformatted=$(gofmt -l $(git ls-files "*.go"))
 if [ -n "$unformatted" ]; then echo "gofmt needed:"; echo "$unformatted"; exit 1; fi
 go vet ./...
+(cd test/gateway-conformance && go vet ./...) # its own module: ./... above skips it
 
 step "unit tests (race detector)"
 # Every package outside test/ (those are the end-to-end suites below).
@@ -25,6 +27,11 @@ go test -race -count=1 $units
 
 step "end-to-end tests (real kube-apiserver + etcd, backends in network namespaces)"
 go test -count=1 -timeout 20m ./test/...
+
+step "Gateway API conformance suite (GATEWAY_CONFORMANCE=${GATEWAY_CONFORMANCE:-report})"
+# Fails here only with GATEWAY_CONFORMANCE=required, or when the suite cannot
+# run at all; the result is printed either way (hack/gateway-conformance.sh).
+hack/gateway-conformance.sh
 
 step "fuzzing, ${FUZZTIME} per target"
 for target in $(go run ./hack/fuzztargets); do

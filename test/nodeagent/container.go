@@ -192,7 +192,7 @@ func (c *container) start(prog string) (*process, error) {
 	}
 	args := []string{"--net=/run/netns/" + r.netns.Name, "--",
 		"unshare", "--mount", "--uts", "--propagation", "private", "--",
-		"sh", "-c", mountScript, "sh", r.pod}
+		"sh", "-c", mountScript, "sh", r.pod, prog}
 	var used []string
 	for _, m := range mounts {
 		u, err := r.agent.mounts.acquire(m.src, m.dst)
@@ -233,17 +233,24 @@ func (c *container) workDir() string {
 	return "/"
 }
 
-// mountScript runs in the new mount namespace: set the hostname, bind each
-// "src dst ro|rw" triple, then exec the program after "--".
+// mountScript runs in the new mount namespace: set the hostname, open the
+// program, bind each "src dst ro|rw" triple, then exec the program after
+// "--". A volume may be mounted over the folder that holds the program
+// (CoreDNS's Corefile ConfigMap at /root, our programs in /root/.cache):
+// the program is then run through the descriptor opened before the mounts,
+// which it inherits as fd 3.
 const mountScript = `set -e
 hostname "$1"; shift
+exec 3<"$1"; shift
 while [ "$1" != "--" ]; do
   mount --bind "$1" "$2"
   if [ "$3" = ro ]; then mount -o remount,bind,ro "$2"; fi
   shift 3
 done
 shift
-exec "$@"`
+if [ -e "$1" ]; then exec "$@" 3<&-; fi
+shift
+exec /proc/self/fd/3 "$@"`
 
 func (c *container) setWaiting(reason, msg string) {
 	c.mu.Lock()

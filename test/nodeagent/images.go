@@ -23,6 +23,9 @@ import (
 var images = []image{
 	{"portico.dev/echo", repoIs("portico.dev/echo"), goProgram("portico-echo", "./test/cmd/portico-echo")},
 	{"*/echo-basic (Gateway API conformance)", lastElemIs("echo-basic"), toolProgram("gateway-api", "sigs.k8s.io/gateway-api/conformance/echo-basic")},
+	// In the Gateway API conformance base manifests (for UDPRoute tests);
+	// its Pod must be Ready before any test runs.
+	{"*/coredns (CoreDNS)", lastElemIs("coredns"), toolProgram("coredns", "github.com/coredns/coredns")},
 }
 
 type image struct {
@@ -103,6 +106,22 @@ func (e errUnknownImage) Error() string {
 	}
 	return fmt.Sprintf("portico test node agent: no program stands in for image %q (known: %s; see test/nodeagent/images.go)",
 		e.image, strings.Join(known, ", "))
+}
+
+// Prepare builds the programs that stand in for images now, so that Pods
+// using them later start without waiting for a build (a cold build of
+// CoreDNS takes minutes, longer than some test suites wait for Pods to get
+// Ready). It fails at once for an image no program stands in for.
+func (a *Agent) Prepare(ctx context.Context, images ...string) error {
+	for _, img := range images {
+		if _, err := a.programs.resolve(img, ctx.Done(), a.stopCh); err != nil {
+			if errors.Is(err, errGaveUp) && ctx.Err() != nil {
+				err = ctx.Err()
+			}
+			return fmt.Errorf("prepare image %q: %w", img, err)
+		}
+	}
+	return nil
 }
 
 // errGaveUp: the caller stopped waiting for a build.
