@@ -3,6 +3,7 @@ package gatewayconformance
 import (
 	"context"
 	"io/fs"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -55,8 +56,8 @@ func TestGatewayConformance(t *testing.T) {
 	prepareImages(t, base)
 	t.Logf("setup: the programs of the base manifests' images are built after %v", round(time.Since(began)))
 
-	c, opts := conformanceOptions(t)
 	pool := reserveAddressPool(t)
+	c, opts := conformanceOptions(t, pool)
 	startPortico(t, pool)
 	t.Logf("setup: Portico ready (Gateway addresses from %v) after %v", pool, round(time.Since(began)))
 	createGatewayClass(t, c)
@@ -72,7 +73,7 @@ func TestGatewayConformance(t *testing.T) {
 // conformance.DefaultOptions builds them but from this file and
 // features.go instead of command-line flags; flags given explicitly still
 // win.
-func conformanceOptions(t *testing.T) (client.Client, suite.ConformanceOptions) {
+func conformanceOptions(t *testing.T, pool netip.Prefix) (client.Client, suite.ConformanceOptions) {
 	t.Helper()
 	log.SetLogger(zap.New(zap.WriteTo(os.Stdout), zap.UseDevMode(true)))
 	cfg := rest.CopyConfig(cp.Config) // the suite sets a User-Agent per test
@@ -107,6 +108,10 @@ func conformanceOptions(t *testing.T) (client.Client, suite.ConformanceOptions) 
 			ConformanceProfiles:  profiles,
 			Implementation:       implementation(t),
 			TimeoutConfig:        conformanceconfig.DefaultTimeoutConfig(),
+			// GatewayStaticAddresses: an address of the pool Portico may
+			// bind, and one outside it (TEST-NET-1) that it must refuse.
+			UsableNetworkAddresses:   []gatewayv1.GatewaySpecAddress{ipAddress(staticAddress(pool))},
+			UnusableNetworkAddresses: []gatewayv1.GatewaySpecAddress{ipAddress("192.0.2.1")},
 		},
 		Client:     c,
 		Clientset:  cs,
@@ -177,3 +182,17 @@ func reportPath(t *testing.T, version, mode string) string {
 }
 
 func round(d time.Duration) time.Duration { return d.Round(100 * time.Millisecond) }
+
+// staticAddress is the pool address the static-address test asks for:
+// high in the pool, where the lowest-free allocation of the other
+// Gateways does not reach.
+func staticAddress(pool netip.Prefix) string {
+	a := pool.Masked().Addr().As4()
+	a[3] = 200
+	return netip.AddrFrom4(a).String()
+}
+
+func ipAddress(v string) gatewayv1.GatewaySpecAddress {
+	typ := gatewayv1.IPAddressType
+	return gatewayv1.GatewaySpecAddress{Type: &typ, Value: v}
+}
