@@ -22,7 +22,7 @@ func TestMergeConditions(t *testing.T) {
 	t.Parallel()
 	cur := []metav1.Condition{mkCond("Accepted", "True", "Accepted", 1, lt0), mkCond("ResolvedRefs", "True", "ResolvedRefs", 1, lt0)}
 	want := []metav1.Condition{
-		mkCond("Accepted", "True", "Accepted", 2, metav1.Time{}),            // same status, newer generation: time kept
+		mkCond("Accepted", "True", "Accepted", 2, metav1.Time{}),             // same status, newer generation: time kept
 		mkCond("ResolvedRefs", "False", "BackendNotFound", 2, metav1.Time{}), // changed: now
 		mkCond("Programmed", "True", "Programmed", 2, metav1.Time{}),         // new: now
 	}
