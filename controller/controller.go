@@ -1,5 +1,8 @@
 // Package controller watches the cluster and compiles what it sees into
 // Portico's routing table. It is the only package that knows Kubernetes.
+// It owns the informers and the build loop for both front-ends: Ingress
+// (compiled here) and, when enabled, the Gateway API (translated by package
+// gateway, a pure function; see gateway.go).
 package controller
 
 import (
@@ -20,7 +23,9 @@ import (
 	discoverylisters "k8s.io/client-go/listers/discovery/v1"
 	networkinglisters "k8s.io/client-go/listers/networking/v1"
 	"k8s.io/client-go/tools/cache"
+	gatewayclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 
+	"portico.dev/portico/gateway"
 	"portico.dev/portico/router"
 	"portico.dev/portico/tlsstore"
 )
@@ -43,6 +48,29 @@ type Config struct {
 	// OnBuild, if set, is called after each table went live (for example
 	// to write Ingress status). It runs on the build goroutine.
 	OnBuild func(Result)
+
+	// GatewayClient turns the Gateway API on: GatewayClasses, Gateways,
+	// HTTPRoutes, ReferenceGrants and Namespaces are watched too, and every
+	// build also runs gateway.Translate (cmd/portico sets it as
+	// --enable-gateway-api says). Nil: Ingress only, and the Gateway*
+	// fields below are unused.
+	GatewayClient gatewayclient.Interface
+	Gateway       gateway.Config // passed to gateway.Translate
+	// GatewayPorts, if set, receives every translation's ports (the data
+	// plane's sockets, with their certificates). It runs on the build
+	// goroutine, before the status of the same translation is handed on.
+	GatewayPorts  func([]gateway.Port)
+	GatewayStatus *GatewayStatusWriter // optional; fed every translation, writes only while leading
+	// GatewayTranslate replaces gateway.Translate when set (tests drive the
+	// controller with hand-made results).
+	GatewayTranslate func(*gateway.Snapshot, gateway.Config) *gateway.Result
+}
+
+// factory is what Run needs of an informer factory (client-go's and the
+// Gateway API's generated ones differ in type).
+type factory interface {
+	Start(stopCh <-chan struct{})
+	Shutdown()
 }
 
 // Controller runs the informers and the build loop.
@@ -56,8 +84,9 @@ type Controller struct {
 	services  listersv1.ServiceLister
 	slices    discoverylisters.EndpointSliceLister
 	secrets   listersv1.SecretLister
-	factories []informers.SharedInformerFactory
+	factories []factory
 	synced    []cache.InformerSynced
+	gw        *gatewayWatch // nil: Gateway API off
 	// IngressClasses are cluster-scoped: with only a namespaced Role they
 	// cannot be read, and the class informer is then not started (see
 	// classaccess.go).
@@ -87,7 +116,7 @@ func New(cfg Config) *Controller {
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
 			o.FieldSelector = "type=" + string(corev1.SecretTypeTLS)
 		}))
-	c.factories = []informers.SharedInformerFactory{f, tlsOnly}
+	c.factories = []factory{f, tlsOnly}
 	c.classFactory = informers.NewSharedInformerFactoryWithOptions(cfg.Client, 0, informers.WithTransform(stripForCache))
 
 	ing := f.Networking().V1().Ingresses()
@@ -102,6 +131,9 @@ func New(cfg Config) *Controller {
 	c.watch(cls.Informer())
 	c.classSynced, c.synced = c.synced[len(c.synced)-1], c.synced[:len(c.synced)-1]
 	c.cfg.Status.useLister(c.ingresses)
+	if cfg.GatewayClient != nil {
+		c.watchGateways()
+	}
 	return c
 }
 
@@ -175,9 +207,21 @@ func (c *Controller) Run(ctx context.Context) error {
 	}
 }
 
-// build compiles the caches into a table and swaps it in. A panic in the
-// compiler (a bug, or input nobody foresaw) keeps the last good table.
+// build compiles the caches into a table and swaps it in, then translates
+// the Gateway API objects (when enabled). Each front-end recovers on its
+// own: a panic in either keeps that front-end's last good result and leaves
+// the other alone.
 func (c *Controller) build() {
+	snap := c.buildIngress()
+	if c.gw != nil && snap != nil {
+		c.buildGateway(snap)
+	}
+}
+
+// buildIngress compiles the Ingresses. A panic in the compiler (a bug, or
+// input nobody foresaw) keeps the last good table. It returns the snapshot
+// it read (nil when the caches could not be read), also after a panic.
+func (c *Controller) buildIngress() (snap *Snapshot) {
 	start := time.Now()
 	defer func() {
 		if r := recover(); r != nil {
@@ -189,7 +233,7 @@ func (c *Controller) build() {
 	if err != nil {
 		c.cfg.Log.Error("reading caches", "err", err)
 		c.cfg.Metrics.observeBuild("error", start)
-		return
+		return nil
 	}
 	res := Compile(snap, c.cfg.Compile)
 	c.certs.prune(snap.Secrets)
@@ -217,6 +261,7 @@ func (c *Controller) build() {
 	if c.cfg.OnBuild != nil {
 		c.cfg.OnBuild(res)
 	}
+	return snap
 }
 
 func (c *Controller) snapshot() (*Snapshot, error) {

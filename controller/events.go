@@ -11,10 +11,12 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/record"
+
+	"portico.dev/portico/gateway"
 )
 
 // EventSink turns build problems into Kubernetes Events on the Ingresses
-// they concern. Every build sees every problem again, so only problems that
+// (and Gateway API objects) they concern. Every build sees every problem again, so only problems that
 // are new since the last build are sent; client-go's event correlator then
 // aggregates repeats and rate-limits per object, so one broken Ingress
 // updated in a loop cannot flood the API server.
@@ -22,9 +24,10 @@ type EventSink struct {
 	rec         record.EventRecorder
 	broadcaster record.EventBroadcaster
 
-	mu       sync.Mutex
-	last     map[problemKey]struct{}
-	admitted map[types.UID]struct{}
+	mu          sync.Mutex
+	last        map[problemKey]struct{}
+	lastGateway map[problemKey]struct{} // the Gateway API's, kept apart: both front-ends report every build
+	admitted    map[types.UID]struct{}
 }
 
 type problemKey struct {
@@ -46,6 +49,7 @@ func NewEventSink(ctx context.Context, client kubernetes.Interface, component st
 		rec:         b.NewRecorder(scheme.Scheme, corev1.EventSource{Component: component}),
 		broadcaster: b,
 		last:        make(map[problemKey]struct{}),
+		lastGateway: make(map[problemKey]struct{}),
 		admitted:    make(map[types.UID]struct{}),
 	}
 }
@@ -88,4 +92,35 @@ func (s *EventSink) report(res Result, log *slog.Logger) {
 		}
 	}
 	s.admitted = live
+}
+
+// reportGateway sends a Warning Event for each Gateway API problem that is
+// new since the last translation, on the object it names (ref finds it;
+// a problem whose object it cannot name is only logged).
+func (s *EventSink) reportGateway(problems []gateway.Problem, ref func(gateway.Problem) (*corev1.ObjectReference, int64, bool), log *slog.Logger) {
+	seen := make(map[problemKey]struct{}, len(problems))
+	if s != nil {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+	}
+	for _, p := range problems {
+		r, gen, ok := ref(p)
+		k := problemKey{reason: p.Reason, message: p.Kind + " " + p.Namespace + "/" + p.Name + ": " + p.Message, gen: gen}
+		if ok {
+			k.uid = r.UID
+		}
+		seen[k] = struct{}{}
+		if s != nil {
+			if _, old := s.lastGateway[k]; old {
+				continue
+			}
+		}
+		log.Warn("gateway API problem", "kind", p.Kind, "object", p.Namespace+"/"+p.Name, "reason", p.Reason, "msg", p.Message)
+		if s != nil && ok {
+			s.rec.Event(r, corev1.EventTypeWarning, p.Reason, p.Message)
+		}
+	}
+	if s != nil {
+		s.lastGateway = seen
+	}
 }

@@ -13,7 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	networkinglisters "k8s.io/client-go/listers/networking/v1"
-	"k8s.io/client-go/util/retry"
 )
 
 // StatusConfig for NewStatusWriter.
@@ -22,7 +21,8 @@ type StatusConfig struct {
 	Source AddressSource // where Portico can be reached
 	Log    *slog.Logger
 	// RetryAfter is how long to wait before trying again after a failed
-	// write (other than a conflict, which is retried at once). Default 2s.
+	// write (other than a conflict, which is retried at once); it doubles
+	// while writes keep failing, up to 30s. Default 2s.
 	RetryAfter time.Duration
 }
 
@@ -39,7 +39,7 @@ type StatusConfig struct {
 type StatusWriter struct {
 	cfg       StatusConfig
 	ingresses networkinglisters.IngressLister // the controller's cache; set by New
-	kick      chan struct{}
+	loop      statusLoop
 
 	mu       sync.Mutex
 	built    bool                    // a build has been seen
@@ -53,10 +53,7 @@ func NewStatusWriter(cfg StatusConfig) *StatusWriter {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	if cfg.RetryAfter <= 0 {
-		cfg.RetryAfter = 2 * time.Second
-	}
-	return &StatusWriter{cfg: cfg, kick: make(chan struct{}, 1), written: map[types.UID][]Address{}}
+	return &StatusWriter{cfg: cfg, loop: newStatusLoop(cfg.RetryAfter), written: map[types.UID][]Address{}}
 }
 
 // update records which Ingresses the latest build admitted. It runs on the
@@ -72,14 +69,7 @@ func (w *StatusWriter) update(res Result) {
 	w.mu.Lock()
 	w.built, w.admitted = true, admitted
 	w.mu.Unlock()
-	w.signal()
-}
-
-func (w *StatusWriter) signal() {
-	select {
-	case w.kick <- struct{}{}:
-	default:
-	}
+	w.loop.signal()
 }
 
 // Lead writes status until ctx ends (leadership lost or shutdown). It runs
@@ -89,20 +79,10 @@ func (w *StatusWriter) Lead(ctx context.Context) {
 	srcDone := make(chan struct{})
 	go func() {
 		defer close(srcDone)
-		w.cfg.Source.Run(srcCtx, w.signal)
+		w.cfg.Source.Run(srcCtx, w.loop.signal)
 	}()
 	defer func() { cancel(); <-srcDone }()
-	w.signal() // a new leader checks everything once
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-w.kick:
-			if !w.sync(ctx) && ctx.Err() == nil {
-				time.AfterFunc(w.cfg.RetryAfter, w.signal)
-			}
-		}
-	}
+	w.loop.run(ctx, w.sync)
 }
 
 // sync brings every Ingress in the cache to its wanted status and reports
@@ -191,31 +171,26 @@ func (w *StatusWriter) withdraw(ctx context.Context, ing *networkingv1.Ingress, 
 // and checks cond again.
 func (w *StatusWriter) write(ctx context.Context, ing *networkingv1.Ingress, want []Address, cond func([]Address) bool) (bool, error) {
 	api := w.cfg.Client.NetworkingV1().Ingresses(ing.Namespace)
-	cur, wrote := ing, false
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		if cur == nil {
-			fresh, err := api.Get(ctx, ing.Name, metav1.GetOptions{})
-			if err != nil {
-				return err
-			}
-			if fresh.UID != ing.UID {
-				return nil // deleted and re-created; the next build handles the new one
-			}
-			cur = fresh
+	latest := func() (*networkingv1.Ingress, bool, error) {
+		fresh, err := api.Get(ctx, ing.Name, metav1.GetOptions{})
+		if err != nil {
+			return nil, false, err
 		}
+		// Deleted and re-created: the next build handles the new one.
+		return fresh, fresh.UID == ing.UID, nil
+	}
+	change := func(cur *networkingv1.Ingress) (*networkingv1.Ingress, bool) {
 		if !cond(cur.Status.LoadBalancer.Ingress) {
-			return nil
+			return nil, false
 		}
 		next := cur.DeepCopy()
 		next.Status.LoadBalancer.Ingress = want
+		return next, true
+	}
+	return updateStatus(ing, latest, change, func(next *networkingv1.Ingress) error {
 		_, err := api.UpdateStatus(ctx, next, metav1.UpdateOptions{})
-		if err == nil {
-			wrote = true
-		}
-		cur = nil
 		return err
 	})
-	return wrote, err
 }
 
 func addrString(as []Address) string {

@@ -42,6 +42,7 @@ type config struct {
 	leader            leaderFlags    // leader.go
 	dp                dataplaneFlags // dataplane.go: --h2c, --proxy-protocol, --access-log, --trusted-proxies
 	profiling         profilingFlags // profiling.go: --profiling
+	gateway           gatewayFlags   // gatewayapi.go: --enable-gateway-api, --gateway-controller-name, --gateway-address-pool
 }
 
 func parseFlags(args []string) (*config, error) {
@@ -69,6 +70,7 @@ func parseFlags(args []string) (*config, error) {
 	addLeaderFlags(fs, &c.leader)
 	c.dp.register(fs)
 	c.profiling.register(fs)
+	c.gateway.register(fs)
 	fs.Usage = func() { usage(fs.Output(), fs) }
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -109,6 +111,9 @@ func parseFlags(args []string) (*config, error) {
 		return nil, err
 	}
 	if err := c.dp.validate(); err != nil {
+		return nil, err
+	}
+	if err := c.gateway.validate(); err != nil {
 		return nil, err
 	}
 	if *qps <= 0 || c.kubeAPIBurst <= 0 {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -111,22 +112,34 @@ func newStatusWriter(l *leaderFlags, client kubernetes.Interface, log *slog.Logg
 	return controller.NewStatusWriter(controller.StatusConfig{Client: client, Source: src, Log: log})
 }
 
+// leadAll runs every status writer's Lead side by side for as long as this
+// replica leads, and returns when all have stopped; nil when there are none.
+func leadAll(leads []func(context.Context)) func(context.Context) {
+	if len(leads) == 0 {
+		return nil
+	}
+	return func(ctx context.Context) {
+		var wg sync.WaitGroup
+		for _, lead := range leads {
+			wg.Go(func() { lead(ctx) })
+		}
+		wg.Wait()
+	}
+}
+
 // startLeaderElection campaigns until ctx ends or the returned stop is
 // called; stop returns a channel that closes once the Lease is released.
 // run calls stop as soon as shutdown begins, so a replica that is stopped
 // gracefully hands over at once, before its drain. Traffic does not depend
 // on any of this.
-func startLeaderElection(ctx context.Context, l *leaderFlags, client kubernetes.Interface, status *controller.StatusWriter,
+func startLeaderElection(ctx context.Context, l *leaderFlags, client kubernetes.Interface, lead func(context.Context),
 	reg prometheus.Registerer, log *slog.Logger) (stop func() <-chan struct{}) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	cfg := controller.LeaderConfig{
 		Client: client, Namespace: l.electionNamespace, Name: l.electionID, Identity: identity(),
 		LeaseDuration: l.leaseDuration, RenewDeadline: l.renewDeadline, RetryPeriod: l.retryPeriod,
-		Log: log, Metrics: reg,
-	}
-	if status != nil {
-		cfg.Lead = status.Lead
+		Log: log, Metrics: reg, Lead: lead,
 	}
 	go func() {
 		defer close(done)

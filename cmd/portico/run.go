@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	gatewayclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 
 	"portico.dev/portico/controller"
 	"portico.dev/portico/h1"
@@ -91,7 +92,7 @@ func run(ctx context.Context, c *config) error {
 	}
 	store.RotateTicketKeys(ctrlCtx, time.Hour)
 	status := newStatusWriter(&c.leader, client, log.With("component", "status"))
-	ctrl := controller.New(controller.Config{
+	ctrlCfg := controller.Config{
 		Client:    client,
 		Namespace: c.watchNamespace,
 		Compile: controller.CompileConfig{
@@ -111,7 +112,11 @@ func run(ctx context.Context, c *config) error {
 		Events:  controller.NewEventSink(ctrlCtx, eventClient, "portico"),
 		Metrics: controller.NewMetrics(reg),
 		Status:  status,
-	})
+	}
+	leads := []func(context.Context){}
+	if status != nil {
+		leads = append(leads, status.Lead)
+	}
 
 	var draining atomic.Bool
 	dp := newDataplane(&c.dp, live, log, proxy.NewMetrics(reg))
@@ -160,16 +165,42 @@ func run(ctx context.Context, c *config) error {
 	log.Info("portico starting", "version", version, "http", httpLn.Addr().String(), "https", c.httpsAddr, "metrics", metricsLn.Addr().String(),
 		"ingress_class", c.ingressClass, "controller_name", c.controllerName, "watch_namespace", c.watchNamespace)
 
-	stopLeader := startLeaderElection(ctx, &c.leader, client, status, reg, log.With("component", "leader"))
+	// The ops endpoints answer from here on (/healthz ok, /readyz not yet),
+	// also while the Gateway API check below waits for the API server.
+	var g errgroup.Group
+	g.Go(func() error { return serve(metricsSrv, metricsLn) })
+	gwOn, err := gatewayAPIEnabled(ctx, c.gateway.enable, client, c.watchNamespace, log.With("component", "gateway-api"))
+	if err != nil {
+		_ = metricsSrv.Close()
+		if ctx.Err() != nil {
+			log.Info("stopped during start-up")
+			return nil
+		}
+		return err
+	}
+	if gwOn {
+		if ctrlCfg.GatewayClient, err = gatewayclient.NewForConfig(rc); err != nil {
+			_ = metricsSrv.Close()
+			return err
+		}
+		ctrlCfg.Gateway = c.gatewayTranslateConfig()
+		gwStatus := controller.NewGatewayStatusWriter(controller.GatewayStatusConfig{
+			Client: ctrlCfg.GatewayClient, Log: log.With("component", "gateway-status"),
+		})
+		ctrlCfg.GatewayStatus = gwStatus
+		leads = append(leads, gwStatus.Lead)
+		// ctrlCfg.GatewayPorts is for the Gateway data plane (socket manager).
+	}
+	ctrl := controller.New(ctrlCfg)
+
+	stopLeader := startLeaderElection(ctx, &c.leader, client, leadAll(leads), reg, log.With("component", "leader"))
 	ctrlDone := make(chan error, 1)
 	go func() { ctrlDone <- ctrl.Run(ctrlCtx) }()
 
-	var g errgroup.Group
 	g.Go(func() error { return serveH1(httpSrv, httpLn) })
 	if httpsSrv != nil {
 		g.Go(func() error { return serveH1(httpsSrv, httpsLn) })
 	}
-	g.Go(func() error { return serve(metricsSrv, metricsLn) })
 
 	select {
 	case <-ctx.Done():

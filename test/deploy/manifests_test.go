@@ -38,7 +38,8 @@ func TestOverlaysApply(t *testing.T) {
 			want: []string{"Deployment/portico", "Role/portico-acme", "RoleBinding/portico-acme"}},
 	}
 	base := []string{"Namespace/portico", "ServiceAccount/portico", "ClusterRole/portico", "ClusterRoleBinding/portico",
-		"ClusterRole/portico-ingressclasses", "ClusterRoleBinding/portico-ingressclasses", "Role/portico", "RoleBinding/portico",
+		"ClusterRole/portico-ingressclasses", "ClusterRoleBinding/portico-ingressclasses",
+		"ClusterRole/portico-gateway-api", "ClusterRoleBinding/portico-gateway-api", "Role/portico", "RoleBinding/portico",
 		"IngressClass/portico", "Service/portico-metrics"}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
