@@ -55,6 +55,8 @@ type Config struct {
 	// --enable-gateway-api says). Nil: Ingress only, and the Gateway*
 	// fields below are unused.
 	GatewayClient gatewayclient.Interface
+	// GatewayExtras says which optional Gateway API parts to watch.
+	GatewayExtras GatewayExtras
 	Gateway       gateway.Config // passed to gateway.Translate
 	// GatewayPorts, if set, receives every translation's ports (the data
 	// plane's sockets, with their certificates). It runs on the build

@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	listersv1 "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
@@ -28,6 +29,8 @@ type gatewayWatch struct {
 	routes     gwlisters.HTTPRouteLister
 	grants     gwlistersb1.ReferenceGrantLister
 	namespaces listersv1.NamespaceLister
+	sets       gwlisters.ListenerSetLister
+	configMaps listersv1.ConfigMapLister // CA bundles for client certificate validation
 }
 
 // watchGateways sets up the Gateway API informers: GatewayClasses
@@ -52,7 +55,23 @@ func (c *Controller) watchGateways() {
 		classes: cls.Lister(), gateways: gws.Lister(), routes: rts.Lister(),
 		grants: grs.Lister(), namespaces: nss.Lister(),
 	}
-	for _, inf := range []cache.SharedIndexInformer{cls.Informer(), gws.Informer(), rts.Informer(), grs.Informer(), nss.Informer()} {
+	infs := []cache.SharedIndexInformer{cls.Informer(), gws.Informer(), rts.Informer(), grs.Informer(), nss.Informer()}
+	if c.cfg.GatewayExtras.ListenerSets {
+		lss := v1.ListenerSets()
+		c.gw.sets = lss.Lister()
+		infs = append(infs, lss.Informer())
+	}
+	if c.cfg.GatewayExtras.ConfigMaps {
+		// ConfigMaps are read for the CA bundles Gateways validate client
+		// certificates with; the cache keeps only their ca.crt.
+		cmf := informers.NewSharedInformerFactoryWithOptions(c.cfg.Client, 0, informers.WithNamespace(c.cfg.Namespace),
+			informers.WithTransform(caBundleOnly))
+		c.factories = append(c.factories, cmf)
+		cms := cmf.Core().V1().ConfigMaps()
+		c.gw.configMaps = cms.Lister()
+		infs = append(infs, cms.Informer())
+	}
+	for _, inf := range infs {
 		c.watch(inf)
 	}
 	c.cfg.GatewayStatus.use(c.gw, c.cfg.Gateway.ControllerName)
@@ -76,6 +95,21 @@ func (g *gatewayWatch) snapshot(ing *Snapshot) (*gateway.Snapshot, error) {
 	}
 	if s.ReferenceGrants, err = g.grants.List(all); err != nil {
 		return nil, err
+	}
+	if g.sets != nil {
+		if s.ListenerSets, err = g.sets.List(all); err != nil {
+			return nil, err
+		}
+	}
+	s.ConfigMaps = map[types.NamespacedName]*corev1.ConfigMap{}
+	if g.configMaps != nil {
+		cms, err := g.configMaps.List(all)
+		if err != nil {
+			return nil, err
+		}
+		for _, cm := range cms {
+			s.ConfigMaps[types.NamespacedName{Namespace: cm.Namespace, Name: cm.Name}] = cm
+		}
 	}
 	nss, err := g.namespaces.List(all)
 	if err != nil {
@@ -124,12 +158,30 @@ func (c *Controller) buildGateway(ing *Snapshot) {
 		"httproutes", len(snap.HTTPRoutes), "ports", len(res.Ports), "problems", len(res.Problems), "took", time.Since(start))
 }
 
+// caBundleOnly keeps a cached ConfigMap small: its metadata and ca.crt,
+// the only key the Gateway API reads (other ConfigMaps can be large).
+func caBundleOnly(obj any) (any, error) {
+	obj, err := stripForCache(obj)
+	if err != nil {
+		return obj, err
+	}
+	if cm, ok := obj.(*corev1.ConfigMap); ok {
+		ca, has := cm.Data["ca.crt"]
+		cm.Data, cm.BinaryData = nil, nil
+		if has {
+			cm.Data = map[string]string{"ca.crt": ca}
+		}
+	}
+	return obj, nil
+}
+
 // Versions of the kinds a gateway.Problem may name, for the Event's
 // involvedObject.
 var problemAPIVersions = map[string]string{
 	"GatewayClass":   gwv1.GroupVersion.String(),
 	"Gateway":        gwv1.GroupVersion.String(),
 	"HTTPRoute":      gwv1.GroupVersion.String(),
+	"ListenerSet":    gwv1.GroupVersion.String(),
 	"ReferenceGrant": "gateway.networking.k8s.io/v1beta1",
 	"Namespace":      "v1",
 	"Service":        "v1",
@@ -161,6 +213,13 @@ func (g *gatewayWatch) reference(p gateway.Problem) (ref *corev1.ObjectReference
 		}
 	case "ReferenceGrant":
 		if o, err := g.grants.ReferenceGrants(p.Namespace).Get(p.Name); err == nil {
+			m = o
+		}
+	case "ListenerSet":
+		if g.sets == nil {
+			break
+		}
+		if o, err := g.sets.ListenerSets(p.Namespace).Get(p.Name); err == nil {
 			m = o
 		}
 	}

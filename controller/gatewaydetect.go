@@ -111,3 +111,45 @@ func servedResources(ctx context.Context, client kubernetes.Interface, groupVers
 	}
 	return out, nil
 }
+
+// GatewayExtras are the optional parts of the Gateway API Portico serves
+// when the cluster has them: ListenerSets (a CRD added in v1.5; older
+// installations lack it) and ConfigMaps (CA bundles for client
+// certificate validation). Each needs its resource served and list+watch
+// granted; without one, Portico runs without that part and says so.
+type GatewayExtras struct {
+	ListenerSets bool
+	ConfigMaps   bool
+}
+
+// DetectGatewayExtras finds which optional parts can be watched.
+func DetectGatewayExtras(ctx context.Context, client kubernetes.Interface, namespace string, log *slog.Logger) GatewayExtras {
+	if log == nil {
+		log = slog.Default()
+	}
+	can := func(group, resource string) bool {
+		for _, verb := range []string{"list", "watch"} {
+			review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
+				ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: verb, Group: group, Resource: resource, Namespace: namespace},
+			}}
+			res, err := client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
+			if err != nil || !res.Status.Allowed {
+				return false
+			}
+		}
+		return true
+	}
+	var x GatewayExtras
+	served, err := servedResources(ctx, client, "gateway.networking.k8s.io/v1")
+	if err == nil && slices.Contains(served, "listenersets") {
+		x.ListenerSets = can("gateway.networking.k8s.io", "listenersets")
+	}
+	x.ConfigMaps = can("", "configmaps")
+	if !x.ListenerSets {
+		log.Info("ListenerSets not served or not allowed (list/watch listenersets); Gateways take no ListenerSets")
+	}
+	if !x.ConfigMaps {
+		log.Info("ConfigMaps not readable (list/watch configmaps); client certificate validation has no CA bundles")
+	}
+	return x
+}

@@ -189,7 +189,8 @@ func run(ctx context.Context, c *config) error {
 		})
 		ctrlCfg.GatewayStatus = gwStatus
 		leads = append(leads, gwStatus.Lead)
-		// ctrlCfg.GatewayPorts is for the Gateway data plane (socket manager).
+		ctrlCfg.GatewayPorts = gw.Apply
+		ctrlCfg.GatewayExtras = controller.DetectGatewayExtras(ctx, client, c.watchNamespace, log.With("component", "gateway-api"))
 	}
 	ctrl := controller.New(ctrlCfg)
 
