@@ -130,6 +130,17 @@ func (w *GatewayStatusWriter) sync(ctx context.Context) bool {
 		seen[gw.UID] = true
 		good = w.report("Gateway", nn.Namespace, nn.Name, w.writeGateway(ctx, gw, st, now)) && good
 	}
+	for nn, st := range want.ListenerSets {
+		if w.caches.sets == nil {
+			break
+		}
+		ls, err := w.caches.sets.ListenerSets(nn.Namespace).Get(nn.Name)
+		if err != nil {
+			continue
+		}
+		seen[ls.UID] = true
+		good = w.report("ListenerSet", nn.Namespace, nn.Name, w.writeListenerSet(ctx, ls, st, now)) && good
+	}
 	routes, err := w.caches.routes.List(labels.Everything())
 	if err != nil {
 		return false
@@ -227,6 +238,50 @@ func (w *GatewayStatusWriter) writeGateway(ctx context.Context, gw *gwv1.Gateway
 	}
 	wrote, err := updateStatus(gw, latest, change, update)
 	return w.logWrite("Gateway", gw, wrote, err)
+}
+
+// writeListenerSet writes a ListenerSet's status. Its shape is a
+// Gateway's without addresses (conditions, and listeners keyed by name), so
+// it is compared and merged as one.
+func (w *GatewayStatusWriter) writeListenerSet(ctx context.Context, ls *gwv1.ListenerSet, want *gwv1.ListenerSetStatus, now metav1.Time) error {
+	api := w.cfg.Client.GatewayV1().ListenerSets(ls.Namespace)
+	wantGW := listenerSetAsGateway(want)
+	fp := fingerprint(normalGatewayStatus(wantGW))
+	latest := func() (*gwv1.ListenerSet, bool, error) {
+		return fromCache(w.caches.sets.ListenerSets(ls.Namespace).Get(ls.Name))(ls.UID)
+	}
+	change := func(cur *gwv1.ListenerSet) (*gwv1.ListenerSet, bool) {
+		curGW := listenerSetAsGateway(&cur.Status)
+		if sameGatewayStatus(curGW, wantGW) || w.alreadySent(cur, fp) {
+			return nil, false
+		}
+		next := cur.DeepCopy()
+		next.Status = *gatewayAsListenerSet(mergeGatewayStatus(curGW, wantGW, now))
+		return next, true
+	}
+	update := func(next *gwv1.ListenerSet) error {
+		res, err := api.UpdateStatus(ctx, next, metav1.UpdateOptions{})
+		w.remember(res, err, fp)
+		return err
+	}
+	wrote, err := updateStatus(ls, latest, change, update)
+	return w.logWrite("ListenerSet", ls, wrote, err)
+}
+
+func listenerSetAsGateway(s *gwv1.ListenerSetStatus) *gwv1.GatewayStatus {
+	out := &gwv1.GatewayStatus{Conditions: s.Conditions}
+	for _, l := range s.Listeners {
+		out.Listeners = append(out.Listeners, gwv1.ListenerStatus{Name: l.Name, SupportedKinds: l.SupportedKinds, AttachedRoutes: l.AttachedRoutes, Conditions: l.Conditions})
+	}
+	return out
+}
+
+func gatewayAsListenerSet(s *gwv1.GatewayStatus) *gwv1.ListenerSetStatus {
+	out := &gwv1.ListenerSetStatus{Conditions: s.Conditions}
+	for _, l := range s.Listeners {
+		out.Listeners = append(out.Listeners, gwv1.ListenerEntryStatus{Name: l.Name, SupportedKinds: l.SupportedKinds, AttachedRoutes: l.AttachedRoutes, Conditions: l.Conditions})
+	}
+	return out
 }
 
 func (w *GatewayStatusWriter) writeRoute(ctx context.Context, rt *gwv1.HTTPRoute, want []gwv1.RouteParentStatus, now metav1.Time) error {
