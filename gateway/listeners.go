@@ -233,7 +233,7 @@ func (t *translator) checkTLS(l *listenerState) {
 // earlier one already uses with another protocol is a ProtocolConflict;
 // one whose protocol, port and hostname an earlier one already has is a
 // HostnameConflict. The earlier listener keeps the port; only listeners
-// that passed their own checks take part.
+// that passed their own checks claim one.
 func markConflicts(ls []*listenerState) {
 	type key struct {
 		port gwv1.PortNumber
@@ -242,12 +242,14 @@ func markConflicts(ls []*listenerState) {
 	protocol := make(map[gwv1.PortNumber]gwv1.ProtocolType)
 	taken := make(map[key]*listenerState)
 	for _, l := range ls {
-		if !l.accepted.ok() {
-			continue
-		}
 		port := l.spec.Port
 		if p, ok := protocol[port]; ok && p != l.spec.Protocol {
+			// Also for a protocol Portico does not serve: the conflict is
+			// the more telling reason.
 			l.conflicted.set(string(gwv1.ListenerReasonProtocolConflict), fmt.Sprintf("port %d is already used with protocol %s", port, p))
+			continue
+		}
+		if !l.accepted.ok() {
 			continue
 		}
 		k := key{port, l.hostname}

@@ -100,26 +100,26 @@ func (g *gatewayState) allListeners() []*listenerState {
 // acceptedOK: a ListenerSet is accepted when its Gateway allows it and at
 // least one of its listeners is valid.
 func (s *listenerSetState) acceptedOK() bool {
-	if !s.allowed.ok() {
-		return false
-	}
+	return s.allowed.ok() && s.valid() > 0
+}
+
+// valid counts the listeners that can be served: accepted, not in
+// conflict, and for HTTPS with a certificate (a listener whose only
+// certificate reference is refused is not a valid listener).
+func (s *listenerSetState) valid() int {
+	n := 0
 	for _, l := range s.listeners {
-		if l.attachable() {
-			return true
+		if l.attachable() && (l.spec.Protocol != gwv1.HTTPSProtocolType || len(l.certs) > 0) {
+			n++
 		}
 	}
-	return false
+	return n
 }
 
 func (s *listenerSetState) status(now metav1.Time) *gwv1.ListenerSetStatus {
 	gen := s.ls.Generation
 	st := &gwv1.ListenerSetStatus{}
-	valid := 0
-	for _, l := range s.listeners {
-		if l.attachable() {
-			valid++
-		}
-	}
+	valid := s.valid()
 	acc, prog := string(gwv1.ListenerSetConditionAccepted), string(gwv1.ListenerSetConditionProgrammed)
 	switch {
 	case !s.allowed.ok():
