@@ -5,9 +5,10 @@
 # and the report are. hack/test.sh runs it after the end-to-end tests; it also
 # runs alone. Needs root, like every test cluster.
 #
-#   GATEWAY_CONFORMANCE=report    (default for now) failing conformance tests
-#                                 are reported and do not fail this script
-#   GATEWAY_CONFORMANCE=required  failing conformance tests fail it (and CI)
+#   GATEWAY_CONFORMANCE=required  (default) a failing conformance test fails
+#                                 this script, and CI
+#   GATEWAY_CONFORMANCE=report    failing conformance tests are reported and do
+#                                 not fail it (while developing a feature)
 #
 # In both modes a suite that does not run at all (build failure, cluster that
 # cannot start, runner error before the suite starts) fails the script.
@@ -16,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-mode=${GATEWAY_CONFORMANCE:-report}
+mode=${GATEWAY_CONFORMANCE:-required}
 case "$mode" in
 required | report) ;;
 *) echo "hack/gateway-conformance.sh: GATEWAY_CONFORMANCE is '$mode'; use required or report" >&2; exit 2 ;;
@@ -56,4 +57,4 @@ if [ "$mode" = required ]; then
   echo "gateway-conformance: FAILED" >&2
   exit "$rc"
 fi
-echo "gateway-conformance: FAILED, not required yet (GATEWAY_CONFORMANCE=report): CI stays green; GATEWAY_CONFORMANCE=required makes it count"
+echo "gateway-conformance: FAILED (GATEWAY_CONFORMANCE=report: not counted)"
