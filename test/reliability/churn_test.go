@@ -78,18 +78,16 @@ func TestConfigChurnDropsNothing(t *testing.T) {
 	noPanic(t, p)
 }
 
-// churner writes unrelated objects: every tick it creates, updates or
-// deletes (in turn) one Ingress, Service, EndpointSlice and TLS Secret.
-type churner struct {
-	ns        string
-	cert, key []byte
-	addr      string
-	writes    atomic.Int64
-	errs      atomic.Int64
-	firstErr  atomic.Value
+// churnWrites counts the writes of a churner.
+type churnWrites struct {
+	writes   atomic.Int64
+	errs     atomic.Int64
+	firstErr atomic.Value
 }
 
-func (ch *churner) run(ctx context.Context) {
+// churn runs ops every 100 ms until ctx ends: tick i runs the writes of
+// phase i%3 (0 creates, 1 updates, 2 deletes) for object "churn-<i/3>".
+func (w *churnWrites) churn(ctx context.Context, ops func(phase int, name string, i int) []func(context.Context) error) {
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	for i := 0; ; i++ {
@@ -99,15 +97,26 @@ func (ch *churner) run(ctx context.Context) {
 		case <-t.C:
 		}
 		name := "churn-" + strconv.Itoa(i/3)
-		for _, op := range ch.ops(i%3, name, i) {
+		for _, op := range ops(i%3, name, i) {
 			if err := op(ctx); err != nil && ctx.Err() == nil {
-				ch.errs.Add(1)
-				ch.firstErr.CompareAndSwap(nil, err.Error())
+				w.errs.Add(1)
+				w.firstErr.CompareAndSwap(nil, err.Error())
 			}
-			ch.writes.Add(1)
+			w.writes.Add(1)
 		}
 	}
 }
+
+// churner writes unrelated objects: every tick it creates, updates or
+// deletes (in turn) one Ingress, Service, EndpointSlice and TLS Secret.
+type churner struct {
+	churnWrites
+	ns        string
+	cert, key []byte
+	addr      string
+}
+
+func (ch *churner) run(ctx context.Context) { ch.churn(ctx, ch.ops) }
 
 // ops returns the four writes of one tick: phase 0 creates name's
 // objects, 1 updates them, 2 deletes them.

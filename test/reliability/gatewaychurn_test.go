@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -147,32 +146,12 @@ func churnRoute(ns, name, host, service string, i int) *gwv1.HTTPRoute {
 // gatewayChurner creates, updates and deletes (in turn) one HTTPRoute,
 // Service and EndpointSlice every tick.
 type gatewayChurner struct {
+	churnWrites
 	gc       gwclient.Interface
 	ns, addr string
-	writes   atomic.Int64
-	errs     atomic.Int64
-	firstErr atomic.Value
 }
 
-func (ch *gatewayChurner) run(ctx context.Context) {
-	t := time.NewTicker(100 * time.Millisecond)
-	defer t.Stop()
-	for i := 0; ; i++ {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		name := "churn-" + strconv.Itoa(i/3)
-		for _, op := range ch.ops(i%3, name, i) {
-			if err := op(ctx); err != nil && ctx.Err() == nil {
-				ch.errs.Add(1)
-				ch.firstErr.CompareAndSwap(nil, err.Error())
-			}
-			ch.writes.Add(1)
-		}
-	}
-}
+func (ch *gatewayChurner) run(ctx context.Context) { ch.churn(ctx, ch.ops) }
 
 func (ch *gatewayChurner) ops(phase int, name string, i int) []func(context.Context) error {
 	cs, routes := cp.Client, ch.gc.GatewayV1().HTTPRoutes(ch.ns)
