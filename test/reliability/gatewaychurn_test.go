@@ -44,7 +44,9 @@ func TestGatewayChurnDropsNothing(t *testing.T) {
 		Spec: gwv1.GatewayClassSpec{ControllerName: "portico.dev/gateway-controller"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = gc.GatewayV1().GatewayClasses().Delete(context.Background(), className, metav1.DeleteOptions{}) })
+	t.Cleanup(func() {
+		_ = gc.GatewayV1().GatewayClasses().Delete(context.Background(), className, metav1.DeleteOptions{})
+	})
 	from := gwv1.NamespacesFromSame
 	gw := &gwv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "edge"}, Spec: gwv1.GatewaySpec{
 		GatewayClassName: gwv1.ObjectName(className),
