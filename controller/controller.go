@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"runtime/debug"
 	"time"
 
@@ -61,8 +62,12 @@ type Config struct {
 	// GatewayPorts, if set, receives every translation's ports (the data
 	// plane's sockets, with their certificates). It runs on the build
 	// goroutine, before the status of the same translation is handed on.
-	GatewayPorts  func([]gateway.Port)
-	GatewayStatus *GatewayStatusWriter // optional; fed every translation, writes only while leading
+	GatewayPorts func([]gateway.Port)
+	// GatewayPortErrors, if set, returns the ports of the last
+	// GatewayPorts call that could not be served (a bind error), so that
+	// the next translation reports them in status.
+	GatewayPortErrors func() map[netip.AddrPort]error
+	GatewayStatus     *GatewayStatusWriter // optional; fed every translation, writes only while leading
 	// GatewayTranslate replaces gateway.Translate when set (tests drive the
 	// controller with hand-made results).
 	GatewayTranslate func(*gateway.Snapshot, gateway.Config) *gateway.Result

@@ -1,6 +1,8 @@
 package controller
 
 import (
+	"maps"
+	"net/netip"
 	"runtime/debug"
 	"time"
 
@@ -144,13 +146,22 @@ func (c *Controller) buildGateway(ing *Snapshot) {
 	if translate == nil {
 		translate = gateway.Translate
 	}
-	res := translate(snap, c.cfg.Gateway)
+	cfg := c.cfg.Gateway
+	if c.cfg.GatewayPortErrors != nil {
+		cfg.Unavailable = errorTexts(c.cfg.GatewayPortErrors())
+	}
+	res := translate(snap, cfg)
 	if res == nil {
 		c.cfg.Log.Error("gateway API translation returned nothing; keeping the last good ports and status")
 		return
 	}
 	if c.cfg.GatewayPorts != nil {
 		c.cfg.GatewayPorts(res.Ports)
+		if c.cfg.GatewayPortErrors != nil && !maps.Equal(cfg.Unavailable, errorTexts(c.cfg.GatewayPortErrors())) {
+			// A port that failed (or recovered) in this apply: translate
+			// again, so status says so.
+			c.signal()
+		}
 	}
 	c.cfg.Events.reportGateway(res.Problems, c.gw.reference, c.cfg.Log)
 	c.cfg.GatewayStatus.update(res.Status)
@@ -227,4 +238,15 @@ func (g *gatewayWatch) reference(p gateway.Problem) (ref *corev1.ObjectReference
 		ref.UID, ref.ResourceVersion, generation = m.GetUID(), m.GetResourceVersion(), m.GetGeneration()
 	}
 	return ref, generation, true
+}
+
+func errorTexts(errs map[netip.AddrPort]error) map[netip.AddrPort]string {
+	if len(errs) == 0 {
+		return nil
+	}
+	out := make(map[netip.AddrPort]string, len(errs))
+	for k, err := range errs {
+		out[k] = err.Error()
+	}
+	return out
 }

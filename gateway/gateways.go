@@ -16,9 +16,10 @@ type gatewayState struct {
 	listeners []*listenerState
 	sets      []*listenerSetState // ListenerSets naming it as parent, oldest first
 
-	accepted   issue // UnsupportedAddress, or ListenersNotValid when no listener is valid
-	programmed issue // AddressNotAssigned, AddressNotUsable
-	addrs      []netip.Addr
+	unavailable map[netip.AddrPort]string // Config.Unavailable
+	accepted    issue                     // UnsupportedAddress, or ListenersNotValid when no listener is valid
+	programmed  issue                     // AddressNotAssigned, AddressNotUsable
+	addrs       []netip.Addr
 }
 
 // checkClasses accepts the GatewayClasses Portico owns. Accepting a class
@@ -55,7 +56,7 @@ func (t *translator) checkGateways() {
 		if !t.classes[string(gw.Spec.GatewayClassName)] {
 			continue
 		}
-		g := &gatewayState{gw: gw, key: types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}}
+		g := &gatewayState{gw: gw, key: types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}, unavailable: t.cfg.Unavailable}
 		if inf := gw.Spec.Infrastructure; inf != nil && inf.ParametersRef != nil {
 			// Portico defines no parameters kinds, so any reference is one it
 			// cannot resolve.

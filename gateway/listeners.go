@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -300,7 +301,10 @@ func (l *listenerState) status(gen int64, now metav1.Time) gwv1.ListenerStatus {
 	} else {
 		cs = append(cs, condition(string(gwv1.ListenerConditionResolvedRefs), false, l.resolved.reason, l.resolved.msg, gen, now))
 	}
+	unavailable := l.unavailable()
 	switch {
+	case l.served() && unavailable != "":
+		cs = append(cs, condition(string(gwv1.ListenerConditionProgrammed), false, string(gwv1.ListenerReasonPortUnavailable), unavailable, gen, now))
 	case l.served():
 		cs = append(cs, condition(string(gwv1.ListenerConditionProgrammed), true, string(gwv1.ListenerReasonProgrammed), "", gen, now))
 	case !l.conflicted.ok():
@@ -324,4 +328,16 @@ func (l *listenerState) invalidMessage() string {
 		return "the listener has no usable certificate"
 	}
 	return strings.Join(parts, "; ")
+}
+
+// unavailable is why the data plane could not open the listener's port on
+// one of its Gateway's addresses; "" when it could.
+func (l *listenerState) unavailable() string {
+	for _, a := range l.gw.addrs {
+		k := netip.AddrPortFrom(a, uint16(l.spec.Port))
+		if msg, ok := l.gw.unavailable[k]; ok {
+			return fmt.Sprintf("%s cannot be opened: %s", k, msg)
+		}
+	}
+	return ""
 }

@@ -47,6 +47,10 @@ type Config struct {
 	// of last resort, shared by every Gateway without one of its own.
 	// Parsed IPs only; hostnames are reported in status but not bound.
 	Published []netip.Addr
+	// Unavailable are the ports the data plane could not open last time
+	// (address:port → the error, e.g. a bind error): their listeners are
+	// not Programmed (PortUnavailable).
+	Unavailable map[netip.AddrPort]string
 	// Now is the time certificates are checked against; nil means time.Now.
 	Now func() time.Time
 }

@@ -190,6 +190,7 @@ func run(ctx context.Context, c *config) error {
 		ctrlCfg.GatewayStatus = gwStatus
 		leads = append(leads, gwStatus.Lead)
 		ctrlCfg.GatewayPorts = gw.Apply
+		ctrlCfg.GatewayPortErrors = gw.Errors
 		ctrlCfg.GatewayExtras = controller.DetectGatewayExtras(ctx, client, c.watchNamespace, log.With("component", "gateway-api"))
 	}
 	ctrl := controller.New(ctrlCfg)
