@@ -284,7 +284,11 @@ func (w *GatewayStatusWriter) alreadySent(cur metav1.Object, fp string) bool {
 	return false
 }
 
+// remember records a successful write for alreadySent.
 func (w *GatewayStatusWriter) remember(res metav1.Object, err error, fp string) {
+	if apierrors.IsConflict(err) {
+		w.cfg.Log.Debug("gateway API status write conflicted; retrying from the cache", "err", err)
+	}
 	if err != nil {
 		return
 	}
