@@ -116,7 +116,7 @@ func (w *GatewayStatusWriter) sync(ctx context.Context) bool {
 	good := true
 	for name, st := range want.Classes {
 		cls, err := w.caches.classes.Get(name)
-		if err != nil || cls.Spec.ControllerName != w.ours {
+		if st == nil || err != nil || cls.Spec.ControllerName != w.ours {
 			continue // gone, or not Portico's
 		}
 		seen[cls.UID] = true
@@ -124,7 +124,7 @@ func (w *GatewayStatusWriter) sync(ctx context.Context) bool {
 	}
 	for nn, st := range want.Gateways {
 		gw, err := w.caches.gateways.Gateways(nn.Namespace).Get(nn.Name)
-		if err != nil || !w.ownsGateway(gw) {
+		if st == nil || err != nil || !w.ownsGateway(gw) {
 			continue
 		}
 		seen[gw.UID] = true
