@@ -116,7 +116,7 @@ func (w *GatewayStatusWriter) sync(ctx context.Context) bool {
 	good := true
 	for name, st := range want.Classes {
 		cls, err := w.caches.classes.Get(name)
-		if err != nil || cls.Spec.ControllerName != w.ours {
+		if st == nil || err != nil || cls.Spec.ControllerName != w.ours {
 			continue // gone, or not Portico's
 		}
 		seen[cls.UID] = true
@@ -124,7 +124,7 @@ func (w *GatewayStatusWriter) sync(ctx context.Context) bool {
 	}
 	for nn, st := range want.Gateways {
 		gw, err := w.caches.gateways.Gateways(nn.Namespace).Get(nn.Name)
-		if err != nil || !w.ownsGateway(gw) {
+		if st == nil || err != nil || !w.ownsGateway(gw) {
 			continue
 		}
 		seen[gw.UID] = true
@@ -339,7 +339,11 @@ func (w *GatewayStatusWriter) alreadySent(cur metav1.Object, fp string) bool {
 	return false
 }
 
+// remember records a successful write for alreadySent.
 func (w *GatewayStatusWriter) remember(res metav1.Object, err error, fp string) {
+	if apierrors.IsConflict(err) {
+		w.cfg.Log.Debug("gateway API status write conflicted; retrying from the cache", "err", err)
+	}
 	if err != nil {
 		return
 	}
