@@ -165,6 +165,14 @@ func loadSnapshot(t testing.TB, data []byte) (*Snapshot, Config) {
 			if p := o.Data["addressPool"]; p != "" {
 				cfg.AddressPool = netip.MustParsePrefix(p)
 			}
+			for u := range strings.SplitSeq(o.Data["unavailable"], ",") {
+				if k, msg, ok := strings.Cut(strings.TrimSpace(u), "="); ok {
+					if cfg.Unavailable == nil {
+						cfg.Unavailable = map[netip.AddrPort]string{}
+					}
+					cfg.Unavailable[netip.MustParseAddrPort(k)] = msg
+				}
+			}
 			for a := range strings.SplitSeq(o.Data["published"], ",") {
 				if a = strings.TrimSpace(a); a != "" {
 					cfg.Published = append(cfg.Published, netip.MustParseAddr(a))
