@@ -1,7 +1,6 @@
 package gatewayconformance
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -10,10 +9,8 @@ import (
 	"io/fs"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -132,54 +129,11 @@ func gatewayFlags(pool netip.Prefix) []string {
 }
 
 // startPortico runs Portico against the cluster with its Gateway API flags.
-//
-// TODO(issue 14): while the flags are being added on other branches, a
-// binary without one starts without it, loudly, and the suite then fails
-// at its first check (GatewayClass not Accepted). Pass them all, always,
-// once they have landed.
 func startPortico(t *testing.T, pool netip.Prefix) *harness.Portico {
 	t.Helper()
-	known, err := porticoFlags()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var use, missing []string
-	for _, f := range gatewayFlags(pool) {
-		name, _, _ := strings.Cut(strings.TrimPrefix(f, "--"), "=")
-		if known[name] {
-			use = append(use, f)
-		} else {
-			missing = append(missing, "--"+name)
-		}
-	}
-	if len(missing) > 0 {
-		t.Logf("WARNING: portico has no %s yet (issue 14): started without; the suite cannot pass", strings.Join(missing, ", "))
-	}
-	return harness.StartPortico(t, cp, use...)
+	return harness.StartPortico(t, cp, gatewayFlags(pool)...)
 }
 
-// porticoFlags are the flag names `portico --help` lists.
-func porticoFlags() (map[string]bool, error) {
-	bin, err := harness.PorticoBinary()
-	if err != nil {
-		return nil, err
-	}
-	out, err := exec.Command(bin, "--help").CombinedOutput()
-	if err != nil {
-		return nil, fmt.Errorf("portico --help: %w\n%s", err, out)
-	}
-	names := map[string]bool{}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		if name, ok := strings.CutPrefix(sc.Text(), "  --"); ok && !strings.ContainsAny(name, " \t") {
-			names[name] = true
-		}
-	}
-	if !names["kubeconfig"] {
-		return nil, fmt.Errorf("portico --help lists no --kubeconfig; cannot read its flags:\n%s", out)
-	}
-	return names, nil
-}
 
 // watchBaseManifests logs, as a measurement apart from the suite's own
 // waiting, when the first Pod of the base manifests is seen and when all
