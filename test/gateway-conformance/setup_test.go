@@ -134,7 +134,6 @@ func startPortico(t *testing.T, pool netip.Prefix) *harness.Portico {
 	return harness.StartPortico(t, cp, gatewayFlags(pool)...)
 }
 
-
 // watchBaseManifests logs, as a measurement apart from the suite's own
 // waiting, when the first Pod of the base manifests is seen and when all
 // of them are Ready.
