@@ -131,8 +131,10 @@ func scrapeAfterTraffic(t *testing.T) *trafficScrape {
 		t.Fatal("a TLS 1.0 handshake succeeded")
 	}
 
-	// Counters are updated when the response is done; the handshake
-	// error when the server gives up. Wait for the last of them.
+	// Counters are updated when the response is done; a handshake when
+	// the server finishes it (after the client already has: the client
+	// may close first) and a handshake error when the server gives up.
+	// Wait for the last of them.
 	var text string
 	harness.Eventually(t, 5*time.Second, func() error {
 		if text, err = p.Metrics(); err != nil {
@@ -140,6 +142,9 @@ func scrapeAfterTraffic(t *testing.T) *trafficScrape {
 		}
 		if v, _ := sample(text, "portico_tls_handshake_errors_total"); v < 1 {
 			return fmt.Errorf("no handshake error counted yet")
+		}
+		if v, _ := sample(text, "portico_tls_handshakes_total"); v < 1 {
+			return fmt.Errorf("no handshake counted yet")
 		}
 		return nil
 	})
