@@ -42,6 +42,14 @@ type listenerState struct {
 // conflict with another.
 func (l *listenerState) attachable() bool { return l.accepted.ok() && l.conflicted.ok() }
 
+// usable: attachable and, on HTTPS, with a certificate to serve. A
+// ListenerSet whose listeners are all unusable is not accepted
+// (ListenersNotValid; ListenerSetReferenceGrant: "not accepted because the
+// only listener is missing a reference grant").
+func (l *listenerState) usable() bool {
+	return l.attachable() && (l.spec.Protocol == gwv1.HTTPProtocolType || len(l.certs) > 0)
+}
+
 // served: the data plane opens it.
 func (l *listenerState) served() bool {
 	if ok, _, _ := l.gw.acceptedStatus(); !ok || !l.attachable() || !l.gw.programmed.ok() {
@@ -242,10 +250,17 @@ func markConflicts(ls []*listenerState) {
 	protocol := make(map[gwv1.PortNumber]gwv1.ProtocolType)
 	taken := make(map[key]*listenerState)
 	for _, l := range ls {
+		port := l.spec.Port
 		if !l.accepted.ok() {
+			// A protocol Portico does not serve (TCP, ...) on a port an
+			// earlier listener uses with another protocol is reported as
+			// the conflict it is (ListenerSetProtocolConflict); it never
+			// takes a port itself.
+			if p, ok := protocol[port]; ok && p != l.spec.Protocol && l.accepted.reason == string(gwv1.ListenerReasonUnsupportedProtocol) {
+				l.conflicted.set(string(gwv1.ListenerReasonProtocolConflict), fmt.Sprintf("port %d is already used with protocol %s", port, p))
+			}
 			continue
 		}
-		port := l.spec.Port
 		if p, ok := protocol[port]; ok && p != l.spec.Protocol {
 			l.conflicted.set(string(gwv1.ListenerReasonProtocolConflict), fmt.Sprintf("port %d is already used with protocol %s", port, p))
 			continue

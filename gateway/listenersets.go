@@ -104,7 +104,7 @@ func (s *listenerSetState) acceptedOK() bool {
 		return false
 	}
 	for _, l := range s.listeners {
-		if l.attachable() {
+		if l.usable() {
 			return true
 		}
 	}
@@ -116,7 +116,7 @@ func (s *listenerSetState) status(now metav1.Time) *gwv1.ListenerSetStatus {
 	st := &gwv1.ListenerSetStatus{}
 	valid := 0
 	for _, l := range s.listeners {
-		if l.attachable() {
+		if l.usable() {
 			valid++
 		}
 	}
