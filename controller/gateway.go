@@ -32,7 +32,8 @@ type gatewayWatch struct {
 	grants     gwlistersb1.ReferenceGrantLister
 	namespaces listersv1.NamespaceLister
 	sets       gwlisters.ListenerSetLister
-	configMaps listersv1.ConfigMapLister // CA bundles for client certificate validation
+	configMaps listersv1.ConfigMapLister // CA bundles for client certificate validation and BackendTLSPolicies
+	policies   gwlisters.BackendTLSPolicyLister
 }
 
 // watchGateways sets up the Gateway API informers: GatewayClasses
@@ -63,9 +64,15 @@ func (c *Controller) watchGateways() {
 		c.gw.sets = lss.Lister()
 		infs = append(infs, lss.Informer())
 	}
+	if c.cfg.GatewayExtras.BackendTLSPolicies {
+		ps := v1.BackendTLSPolicies()
+		c.gw.policies = ps.Lister()
+		infs = append(infs, ps.Informer())
+	}
 	if c.cfg.GatewayExtras.ConfigMaps {
 		// ConfigMaps are read for the CA bundles Gateways validate client
-		// certificates with; the cache keeps only their ca.crt.
+		// certificates with and BackendTLSPolicies verify backends with;
+		// the cache keeps only their ca.crt.
 		cmf := informers.NewSharedInformerFactoryWithOptions(c.cfg.Client, 0, informers.WithNamespace(c.cfg.Namespace),
 			informers.WithTransform(caBundleOnly))
 		c.factories = append(c.factories, cmf)
@@ -100,6 +107,11 @@ func (g *gatewayWatch) snapshot(ing *Snapshot) (*gateway.Snapshot, error) {
 	}
 	if g.sets != nil {
 		if s.ListenerSets, err = g.sets.List(all); err != nil {
+			return nil, err
+		}
+	}
+	if g.policies != nil {
+		if s.BackendTLSPolicies, err = g.policies.List(all); err != nil {
 			return nil, err
 		}
 	}
@@ -189,14 +201,15 @@ func caBundleOnly(obj any) (any, error) {
 // Versions of the kinds a gateway.Problem may name, for the Event's
 // involvedObject.
 var problemAPIVersions = map[string]string{
-	"GatewayClass":   gwv1.GroupVersion.String(),
-	"Gateway":        gwv1.GroupVersion.String(),
-	"HTTPRoute":      gwv1.GroupVersion.String(),
-	"ListenerSet":    gwv1.GroupVersion.String(),
-	"ReferenceGrant": "gateway.networking.k8s.io/v1beta1",
-	"Namespace":      "v1",
-	"Service":        "v1",
-	"Secret":         "v1",
+	"GatewayClass":     gwv1.GroupVersion.String(),
+	"Gateway":          gwv1.GroupVersion.String(),
+	"HTTPRoute":        gwv1.GroupVersion.String(),
+	"ListenerSet":      gwv1.GroupVersion.String(),
+	"BackendTLSPolicy": gwv1.GroupVersion.String(),
+	"ReferenceGrant":   "gateway.networking.k8s.io/v1beta1",
+	"Namespace":        "v1",
+	"Service":          "v1",
+	"Secret":           "v1",
 }
 
 // reference names the object of a problem for an Event, with the UID and
@@ -224,6 +237,13 @@ func (g *gatewayWatch) reference(p gateway.Problem) (ref *corev1.ObjectReference
 		}
 	case "ReferenceGrant":
 		if o, err := g.grants.ReferenceGrants(p.Namespace).Get(p.Name); err == nil {
+			m = o
+		}
+	case "BackendTLSPolicy":
+		if g.policies == nil {
+			break
+		}
+		if o, err := g.policies.BackendTLSPolicies(p.Namespace).Get(p.Name); err == nil {
 			m = o
 		}
 	case "ListenerSet":

@@ -115,11 +115,13 @@ func servedResources(ctx context.Context, client kubernetes.Interface, groupVers
 // GatewayExtras are the optional parts of the Gateway API Portico serves
 // when the cluster has them: ListenerSets (a CRD added in v1.5; older
 // installations lack it) and ConfigMaps (CA bundles for client
-// certificate validation). Each needs its resource served and list+watch
+// certificate validation and for BackendTLSPolicies) and
+// BackendTLSPolicies (gateway.networking.k8s.io/v1 since v1.4). Each needs its resource served and list+watch
 // granted; without one, Portico runs without that part and says so.
 type GatewayExtras struct {
-	ListenerSets bool
-	ConfigMaps   bool
+	ListenerSets       bool
+	ConfigMaps         bool
+	BackendTLSPolicies bool
 }
 
 // DetectGatewayExtras finds which optional parts can be watched.
@@ -144,9 +146,15 @@ func DetectGatewayExtras(ctx context.Context, client kubernetes.Interface, names
 	if err == nil && slices.Contains(served, "listenersets") {
 		x.ListenerSets = can("gateway.networking.k8s.io", "listenersets")
 	}
+	if err == nil && slices.Contains(served, "backendtlspolicies") {
+		x.BackendTLSPolicies = can("gateway.networking.k8s.io", "backendtlspolicies")
+	}
 	x.ConfigMaps = can("", "configmaps")
 	if !x.ListenerSets {
 		log.Info("ListenerSets not served or not allowed (list/watch listenersets); Gateways take no ListenerSets")
+	}
+	if !x.BackendTLSPolicies {
+		log.Info("BackendTLSPolicies not served or not allowed (list/watch backendtlspolicies); backends are not verified")
 	}
 	if !x.ConfigMaps {
 		log.Info("ConfigMaps not readable (list/watch configmaps); client certificate validation has no CA bundles")

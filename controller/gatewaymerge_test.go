@@ -167,3 +167,49 @@ func equalStrings(a, b []string) bool {
 	}
 	return true
 }
+
+// TestMergePolicyAncestors: a BackendTLSPolicy's ancestors are merged as
+// a route's parents are: another controller's entry stays where it is,
+// ours is updated in place (keeping an unchanged condition's time), one
+// for a Gateway no longer using the policy goes, a new one is appended.
+func TestMergePolicyAncestors(t *testing.T) {
+	t.Parallel()
+	ref := func(name string) gwv1.ParentReference {
+		return gwv1.ParentReference{Group: ptr.To(gwv1.Group("gateway.networking.k8s.io")), Kind: ptr.To(gwv1.Kind("Gateway")),
+			Namespace: ptr.To(gwv1.Namespace("infra")), Name: gwv1.ObjectName(name)}
+	}
+	ours, theirs := gwv1.GatewayController("portico.dev/gateway-controller"), gwv1.GatewayController("example.com/other")
+	cur := []gwv1.PolicyAncestorStatus{
+		{AncestorRef: ref("kept"), ControllerName: ours, Conditions: []metav1.Condition{mkCond("Accepted", "True", "Accepted", 1, lt0)}},
+		{AncestorRef: ref("theirs"), ControllerName: theirs, Conditions: []metav1.Condition{mkCond("Accepted", "False", "Conflicted", 7, lt0)}},
+		{AncestorRef: ref("gone"), ControllerName: ours, Conditions: []metav1.Condition{mkCond("Accepted", "True", "Accepted", 1, lt0)}},
+	}
+	want := []gwv1.PolicyAncestorStatus{
+		{AncestorRef: ref("kept"), Conditions: []metav1.Condition{mkCond("Accepted", "True", "Accepted", 2, lt1)}},
+		{AncestorRef: ref("new"), Conditions: []metav1.Condition{mkCond("Accepted", "True", "Accepted", 2, lt1)}},
+	}
+	merged, changed := mergeParents(ancestorsAsParents(cur), ancestorsAsParents(want), ours, "infra", lt1)
+	got := parentsAsAncestors(merged)
+	if !changed {
+		t.Fatal("not changed")
+	}
+	names := []string{}
+	for _, a := range got {
+		names = append(names, string(a.AncestorRef.Name)+"/"+string(a.ControllerName))
+	}
+	wantNames := []string{"kept/" + string(ours), "theirs/" + string(theirs), "new/" + string(ours)}
+	if len(names) != len(wantNames) {
+		t.Fatalf("ancestors %v, want %v", names, wantNames)
+	}
+	for i := range names {
+		if names[i] != wantNames[i] {
+			t.Fatalf("ancestors %v, want %v", names, wantNames)
+		}
+	}
+	if c := got[0].Conditions[0]; c.ObservedGeneration != 2 || !c.LastTransitionTime.Equal(&lt0) {
+		t.Errorf("kept entry: %+v, want generation 2 and the old time", c)
+	}
+	if c := got[1].Conditions[0]; c.ObservedGeneration != 7 {
+		t.Errorf("another controller's entry changed: %+v", c)
+	}
+}

@@ -141,6 +141,20 @@ func (w *GatewayStatusWriter) sync(ctx context.Context) bool {
 		seen[ls.UID] = true
 		good = w.report("ListenerSet", nn.Namespace, nn.Name, w.writeListenerSet(ctx, ls, st, now)) && good
 	}
+	if w.caches.policies != nil {
+		policies, err := w.caches.policies.List(labels.Everything())
+		if err != nil {
+			return false
+		}
+		for _, p := range policies {
+			ancestors := want.BackendTLSPolicies[types.NamespacedName{Namespace: p.Namespace, Name: p.Name}]
+			if len(ancestors) == 0 && !w.hasOurAncestors(p) {
+				continue
+			}
+			seen[p.UID] = true
+			good = w.report("BackendTLSPolicy", p.Namespace, p.Name, w.writePolicy(ctx, p, ancestors, now)) && good
+		}
+	}
 	routes, err := w.caches.routes.List(labels.Everything())
 	if err != nil {
 		return false
@@ -280,6 +294,70 @@ func gatewayAsListenerSet(s *gwv1.GatewayStatus) *gwv1.ListenerSetStatus {
 	out := &gwv1.ListenerSetStatus{Conditions: s.Conditions}
 	for _, l := range s.Listeners {
 		out.Listeners = append(out.Listeners, gwv1.ListenerEntryStatus{Name: l.Name, SupportedKinds: l.SupportedKinds, AttachedRoutes: l.AttachedRoutes, Conditions: l.Conditions})
+	}
+	return out
+}
+
+func (w *GatewayStatusWriter) hasOurAncestors(p *gwv1.BackendTLSPolicy) bool {
+	for _, a := range p.Status.Ancestors {
+		if a.ControllerName == w.ours {
+			return true
+		}
+	}
+	return false
+}
+
+// writePolicy writes a BackendTLSPolicy's status.ancestors: entries of
+// other controllers stay as and where they are, this controller's become
+// want (one per Gateway), merged like an HTTPRoute's status.parents.
+func (w *GatewayStatusWriter) writePolicy(ctx context.Context, p *gwv1.BackendTLSPolicy, want []gwv1.PolicyAncestorStatus, now metav1.Time) error {
+	api := w.cfg.Client.GatewayV1().BackendTLSPolicies(p.Namespace)
+	wantParents := ancestorsAsParents(want)
+	normal := make([]gwv1.RouteParentStatus, len(wantParents))
+	for i, a := range wantParents {
+		a.ControllerName = w.ours
+		normal[i] = normalParent(a)
+	}
+	fp := fingerprint(normal)
+	latest := func() (*gwv1.BackendTLSPolicy, bool, error) {
+		return fromCache(w.caches.policies.BackendTLSPolicies(p.Namespace).Get(p.Name))(p.UID)
+	}
+	change := func(cur *gwv1.BackendTLSPolicy) (*gwv1.BackendTLSPolicy, bool) {
+		merged, changed := mergeParents(ancestorsAsParents(cur.Status.Ancestors), wantParents, w.ours, cur.Namespace, now)
+		if !changed || w.alreadySent(cur, fp) {
+			return nil, false
+		}
+		next := cur.DeepCopy()
+		next.Status.Ancestors = parentsAsAncestors(merged)
+		return next, true
+	}
+	update := func(next *gwv1.BackendTLSPolicy) error {
+		res, err := api.UpdateStatus(ctx, next, metav1.UpdateOptions{})
+		w.remember(res, err, fp)
+		return err
+	}
+	wrote, err := updateStatus(p, latest, change, update)
+	return w.logWrite("BackendTLSPolicy", p, wrote, err)
+}
+
+// ancestorsAsParents and parentsAsAncestors convert between a policy's
+// ancestors and a route's parents, which have the same shape, so both are
+// merged by mergeParents.
+func ancestorsAsParents(in []gwv1.PolicyAncestorStatus) []gwv1.RouteParentStatus {
+	if in == nil {
+		return nil
+	}
+	out := make([]gwv1.RouteParentStatus, len(in))
+	for i, a := range in {
+		out[i] = gwv1.RouteParentStatus{ParentRef: a.AncestorRef, ControllerName: a.ControllerName, Conditions: a.Conditions}
+	}
+	return out
+}
+
+func parentsAsAncestors(in []gwv1.RouteParentStatus) []gwv1.PolicyAncestorStatus {
+	out := make([]gwv1.PolicyAncestorStatus, len(in))
+	for i, p := range in {
+		out[i] = gwv1.PolicyAncestorStatus{AncestorRef: p.ParentRef, ControllerName: p.ControllerName, Conditions: p.Conditions}
 	}
 	return out
 }

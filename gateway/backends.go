@@ -76,6 +76,12 @@ func (t *translator) backend(br gwv1.BackendObjectReference, routeKind, ns strin
 		ID: id, Namespace: svcNS, Service: string(br.Name), Port: port, Protocol: proto,
 		Endpoints: endpoints.Addrs(*sp, t.snap.Slices[key]),
 	}
+	if ps := t.policyFor(svcNS, string(br.Name), sp.Name); len(ps) > 0 {
+		// The oldest policy applies (BackendTLSPolicy precedence); every
+		// one selecting the port gets the Gateways using it as ancestors.
+		b.TLS = ps[0].tls
+		t.backendPolicies[id] = ps
+	}
 	t.backends[id] = b
 	return b, bad
 }
@@ -93,6 +99,10 @@ func appProtocol(p *string) (router.Protocol, bool) {
 		return router.HTTP, true
 	case "kubernetes.io/h2c", "h2c":
 		return router.H2C, true
+	case "https", "HTTPS":
+		// TLS without verification unless a BackendTLSPolicy says how to
+		// verify (then the policy's configuration applies).
+		return router.HTTPS, true
 	}
 	return router.HTTP, false
 }

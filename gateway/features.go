@@ -14,6 +14,7 @@ var supportedFeatures = []string{
 	"ReferenceGrant",
 	// Extended, Gateway.
 	"GatewayAddressEmpty",
+	"GatewayBackendClientCertificate",
 	"GatewayFrontendClientCertificateValidation",
 	"GatewayFrontendClientCertificateValidationInsecureFallback",
 	"GatewayHTTPListenerIsolation",
@@ -21,6 +22,10 @@ var supportedFeatures = []string{
 	"GatewayPort8080",
 	"GatewayStaticAddresses",
 	"ListenerSet",
+	// Extended, BackendTLSPolicy: proxy tests over real sockets
+	// (TestBackendTLSPolicy), golden case testdata/backendtls.
+	"BackendTLSPolicy",
+	"BackendTLSPolicySANValidation",
 	// Extended, HTTPRoute.
 	"HTTPRoute303RedirectStatusCode",
 	"HTTPRoute307RedirectStatusCode",

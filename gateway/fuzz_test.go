@@ -188,6 +188,29 @@ func (f *fuzzInput) snapshot() *Snapshot {
 		}
 		s.HTTPRoutes = append(s.HTTPRoutes, hr)
 	}
+	s.ConfigMaps = map[types.NamespacedName]*corev1.ConfigMap{
+		{Namespace: "app", Name: "empty"}: {ObjectMeta: metav1.ObjectMeta{Namespace: "app", Name: "empty"}},
+	}
+	for i := range f.n(4) {
+		p := &gwv1.BackendTLSPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: nss[f.n(len(nss))], Name: fmt.Sprintf("p%d", i), Generation: int64(f.n(9)),
+			CreationTimestamp: metav1.NewTime(goldenNow.Add(time.Duration(f.n(3)) * time.Minute))}}
+		tr := gwv1.LocalPolicyTargetReferenceWithSectionName{LocalPolicyTargetReference: gwv1.LocalPolicyTargetReference{
+			Kind: gwv1.Kind(f.pick("Service", "Service", "Bucket")), Name: gwv1.ObjectName(fmt.Sprintf("svc%d", f.n(5)))}}
+		if f.n(2) == 0 {
+			sn := gwv1.SectionName(f.pick("http", "p81", "none"))
+			tr.SectionName = &sn
+		}
+		p.Spec.TargetRefs = append([]gwv1.LocalPolicyTargetReferenceWithSectionName(nil), tr)
+		p.Spec.Validation.Hostname = gwv1.PreciseHostname(f.pick("a.example.com", "b.example.com"))
+		switch f.n(3) {
+		case 0:
+			wk := gwv1.WellKnownCACertificatesType(f.pick("System", "Other"))
+			p.Spec.Validation.WellKnownCACertificates = &wk
+		default:
+			p.Spec.Validation.CACertificateRefs = []gwv1.LocalObjectReference{{Kind: gwv1.Kind(f.pick("ConfigMap", "Secret")), Name: gwv1.ObjectName(f.pick("empty", "absent"))}}
+		}
+		s.BackendTLSPolicies = append(s.BackendTLSPolicies, p)
+	}
 	return s
 }
 
@@ -252,6 +275,19 @@ func FuzzTranslate(f *testing.F) {
 				}
 			}
 		}
+		for _, p := range s.BackendTLSPolicies {
+			entries := res.Status.BackendTLSPolicies[types.NamespacedName{Namespace: p.Namespace, Name: p.Name}]
+			if len(entries) > 16 {
+				t.Fatalf("policy %s/%s: %d ancestors", p.Namespace, p.Name, len(entries))
+			}
+			for _, e := range entries {
+				for _, c := range e.Conditions {
+					if c.ObservedGeneration != p.Generation {
+						t.Fatalf("policy %s/%s: observedGeneration %d, generation %d", p.Namespace, p.Name, c.ObservedGeneration, p.Generation)
+					}
+				}
+			}
+		}
 		for _, p := range res.Ports {
 			for i, l := range p.Listeners {
 				if !programmed[l.Gateway] {
@@ -261,6 +297,11 @@ func FuzzTranslate(f *testing.F) {
 					t.Fatalf("port %s: listeners not most specific first", p.Addr)
 				}
 				for _, r := range l.Table.Routes() {
+					for _, wb := range r.Backends {
+						if b := wb.Backend; b != nil && b.TLS != nil && (b.TLS.Invalid == "") == (b.TLS.Key == "") {
+							t.Fatalf("backend %s: TLS configuration with key %q, invalid %q", b.ID, b.TLS.Key, b.TLS.Invalid)
+						}
+					}
 					if l.Hostname != "" && r.Host != l.Hostname {
 						if _, ok := intersect(l.Hostname, r.Host); !ok || !covers(l.Hostname, r.Host) {
 							t.Fatalf("listener %q serves host %q", l.Hostname, r.Host)

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net/netip"
 
@@ -20,6 +21,11 @@ type gatewayState struct {
 	accepted    issue                     // UnsupportedAddress, or ListenersNotValid when no listener is valid
 	programmed  issue                     // AddressNotAssigned, AddressNotUsable
 	addrs       []netip.Addr
+	// backendTLS: spec.tls.backend names a client certificate, so the
+	// Gateway reports ResolvedRefs; resolved is why it does not resolve.
+	backendTLS bool
+	resolved   issue
+	clientCert *tls.Certificate // presented to TLS backends; nil for none
 }
 
 // checkClasses accepts the GatewayClasses Portico owns. Accepting a class
@@ -64,6 +70,7 @@ func (t *translator) checkGateways() {
 				fmt.Sprintf("infrastructure.parametersRef %s/%s %s is not supported: Portico has no Gateway parameters", inf.ParametersRef.Group, inf.ParametersRef.Kind, inf.ParametersRef.Name))
 		}
 		t.checkListeners(g)
+		t.checkBackendClientCert(g)
 		t.gateways = append(t.gateways, g)
 		t.byKey[g.key] = g
 	}
@@ -114,6 +121,13 @@ func (g *gatewayState) status(now metav1.Time) *gwv1.GatewayStatus {
 		st.Conditions = append(st.Conditions, condition(string(gwv1.GatewayConditionProgrammed), false, g.programmed.reason, g.programmed.msg, gen, now))
 	default:
 		st.Conditions = append(st.Conditions, condition(string(gwv1.GatewayConditionProgrammed), true, string(gwv1.GatewayReasonProgrammed), "", gen, now))
+	}
+	if g.backendTLS {
+		if g.resolved.ok() {
+			st.Conditions = append(st.Conditions, condition(string(gwv1.GatewayConditionResolvedRefs), true, string(gwv1.GatewayReasonResolvedRefs), "", gen, now))
+		} else {
+			st.Conditions = append(st.Conditions, condition(string(gwv1.GatewayConditionResolvedRefs), false, g.resolved.reason, g.resolved.msg, gen, now))
+		}
 	}
 	if ok && insecureFrontend(g.gw) {
 		st.Conditions = append(st.Conditions, condition(string(gwv1.GatewayConditionInsecureFrontendValidationMode), true,

@@ -113,6 +113,10 @@ func loadSnapshot(t testing.TB, data []byte) (*Snapshot, Config) {
 			o := &gwv1.HTTPRoute{}
 			into(o)
 			s.HTTPRoutes = append(s.HTTPRoutes, o)
+		case "BackendTLSPolicy":
+			o := &gwv1.BackendTLSPolicy{}
+			into(o)
+			s.BackendTLSPolicies = append(s.BackendTLSPolicies, o)
 		case "ReferenceGrant":
 			o := &gwv1b1.ReferenceGrant{}
 			into(o)
@@ -204,8 +208,16 @@ func render(t testing.TB, r *Result) []byte {
 		Gateways     map[string]*gwv1.GatewayStatus
 		ListenerSets map[string]*gwv1.ListenerSetStatus `json:",omitempty"`
 		HTTPRoutes   map[string][]gwv1.RouteParentStatus
+		// BackendTLSPolicies: the ancestors entries of each policy.
+		BackendTLSPolicies map[string][]gwv1.PolicyAncestorStatus `json:",omitempty"`
 	}
 	st := status{Classes: r.Status.Classes, Gateways: map[string]*gwv1.GatewayStatus{}, HTTPRoutes: map[string][]gwv1.RouteParentStatus{}}
+	for k, v := range r.Status.BackendTLSPolicies {
+		if st.BackendTLSPolicies == nil {
+			st.BackendTLSPolicies = map[string][]gwv1.PolicyAncestorStatus{}
+		}
+		st.BackendTLSPolicies[k.String()] = v
+	}
 	for k, v := range r.Status.Gateways {
 		st.Gateways[k.String()] = v
 	}
@@ -280,6 +292,9 @@ func describeRoute(r *router.Route) string {
 		if wb.Backend.Protocol != router.HTTP {
 			fmt.Fprintf(&b, "(%s)", wb.Backend.Protocol)
 		}
+		if tl := wb.Backend.TLS; tl != nil {
+			b.WriteString(describeTLS(tl))
+		}
 		if wb.Filters != nil {
 			b.WriteString(describeFilters(wb.Filters))
 		}
@@ -292,6 +307,25 @@ func describeRoute(r *router.Route) string {
 	}
 	fmt.Fprintf(&b, " (%s)", r.Source)
 	return b.String()
+}
+
+// describeTLS shows a backend's TLS configuration (not its key, a hash).
+func describeTLS(tl *router.BackendTLS) string {
+	if tl.Invalid != "" {
+		return fmt.Sprintf("{tls invalid: %s}", tl.Invalid)
+	}
+	ca := "configmap"
+	if tl.RootCAs == nil {
+		ca = "system"
+	}
+	s := fmt.Sprintf("{tls sni=%s ca=%s", tl.ServerName, ca)
+	for _, san := range tl.SANs {
+		s += " san=" + san.DNS + san.URI
+	}
+	if c := tl.ClientCertificate; c != nil && c.Leaf != nil {
+		s += " client=" + strings.Join(c.Leaf.DNSNames, ",")
+	}
+	return s + "}"
 }
 
 // describeOptions shows the options a Gateway rule sets.

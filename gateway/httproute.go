@@ -48,6 +48,7 @@ func (t *translator) httpRoute(hr *gwv1.HTTPRoute) {
 			for _, host := range a.hosts[i] {
 				for _, r := range rules {
 					rt := r.route
+					rt.Backends = t.forGateway(l.gw, rt.Backends)
 					rt.Host = host
 					rt.Source = source
 					l.routes = append(l.routes, rt)

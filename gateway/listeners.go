@@ -43,6 +43,14 @@ type listenerState struct {
 // conflict with another.
 func (l *listenerState) attachable() bool { return l.accepted.ok() && l.conflicted.ok() }
 
+// usable: attachable and, on HTTPS, with a certificate to serve. A
+// ListenerSet whose listeners are all unusable is not accepted
+// (ListenersNotValid; ListenerSetReferenceGrant: "not accepted because the
+// only listener is missing a reference grant").
+func (l *listenerState) usable() bool {
+	return l.attachable() && (l.spec.Protocol == gwv1.HTTPProtocolType || len(l.certs) > 0)
+}
+
 // served: the data plane opens it.
 func (l *listenerState) served() bool {
 	if ok, _, _ := l.gw.acceptedStatus(); !ok || !l.attachable() || !l.gw.programmed.ok() {

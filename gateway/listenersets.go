@@ -109,7 +109,7 @@ func (s *listenerSetState) acceptedOK() bool {
 func (s *listenerSetState) valid() int {
 	n := 0
 	for _, l := range s.listeners {
-		if l.attachable() && (l.spec.Protocol != gwv1.HTTPSProtocolType || len(l.certs) > 0) {
+		if l.usable() {
 			n++
 		}
 	}

@@ -32,6 +32,9 @@ type Snapshot struct {
 	// ConfigMaps hold CA bundles (key ca.crt) for client certificate
 	// validation (Gateway spec.tls.frontend).
 	ConfigMaps map[types.NamespacedName]*corev1.ConfigMap
+	// BackendTLSPolicies say how to verify TLS backends (their CA
+	// bundles are ConfigMaps too).
+	BackendTLSPolicies []*gwv1.BackendTLSPolicy
 }
 
 // Config is what Translate needs besides the objects.
@@ -132,6 +135,11 @@ type Status struct {
 	// controller (ControllerName is Config.ControllerName); entries of
 	// other controllers are the writer's to keep.
 	HTTPRoutes map[types.NamespacedName][]gwv1.RouteParentStatus
+	// BackendTLSPolicies holds, for every policy, the status.ancestors
+	// entries of this controller: one per Gateway whose routes use a
+	// Service the policy targets (none: the writer drops entries of ours
+	// left from before).
+	BackendTLSPolicies map[types.NamespacedName][]gwv1.PolicyAncestorStatus
 }
 
 // Problem is something wrong with one object, for an Event.

@@ -29,6 +29,11 @@ type translator struct {
 	sets     []*listenerSetState // ListenerSets whose parent is one of gateways
 	setByKey map[types.NamespacedName]*listenerSetState
 	backends map[string]*router.Backend // by ID: one per Service port per build
+
+	policies        []*policyState                  // BackendTLSPolicies, oldest first
+	byTarget        map[policyTarget][]*policyState // the policies selecting a target, winner first
+	backendPolicies map[string][]*policyState       // by backend ID: the policies selecting it
+	clientBackends  map[string]*router.Backend      // backends with a Gateway's client certificate
 }
 
 func translate(s *Snapshot, cfg Config) *Result {
@@ -38,25 +43,33 @@ func translate(s *Snapshot, cfg Config) *Result {
 	}
 	t := &translator{
 		snap: s, cfg: cfg, now: now, stamp: metav1.NewTime(now.Truncate(time.Second)),
-		grants:   newGrants(s.ReferenceGrants),
-		classes:  make(map[string]bool),
-		byKey:    make(map[types.NamespacedName]*gatewayState),
-		setByKey: make(map[types.NamespacedName]*listenerSetState),
-		backends: make(map[string]*router.Backend),
+		grants:          newGrants(s.ReferenceGrants),
+		classes:         make(map[string]bool),
+		byKey:           make(map[types.NamespacedName]*gatewayState),
+		setByKey:        make(map[types.NamespacedName]*listenerSetState),
+		backends:        make(map[string]*router.Backend),
+		byTarget:        make(map[policyTarget][]*policyState),
+		backendPolicies: make(map[string][]*policyState),
+		clientBackends:  make(map[string]*router.Backend),
 		res: &Result{Status: Status{
-			Classes:      make(map[string]*gwv1.GatewayClassStatus),
-			Gateways:     make(map[types.NamespacedName]*gwv1.GatewayStatus),
-			ListenerSets: make(map[types.NamespacedName]*gwv1.ListenerSetStatus),
-			HTTPRoutes:   make(map[types.NamespacedName][]gwv1.RouteParentStatus),
+			Classes:            make(map[string]*gwv1.GatewayClassStatus),
+			Gateways:           make(map[types.NamespacedName]*gwv1.GatewayStatus),
+			ListenerSets:       make(map[types.NamespacedName]*gwv1.ListenerSetStatus),
+			HTTPRoutes:         make(map[types.NamespacedName][]gwv1.RouteParentStatus),
+			BackendTLSPolicies: make(map[types.NamespacedName][]gwv1.PolicyAncestorStatus),
 		}},
 	}
 	t.checkClasses()
 	t.checkGateways()
+	t.checkPolicies()
 	for _, hr := range sortedRoutes(s.HTTPRoutes) {
 		t.httpRoute(hr)
 	}
 	for _, g := range t.gateways {
 		t.res.Status.Gateways[g.key] = g.status(t.stamp)
+		if !g.resolved.ok() {
+			t.problem("Gateway", g.gw.Namespace, g.gw.Name, g.resolved.reason, g.resolved.msg)
+		}
 		for _, l := range g.listeners {
 			if !l.accepted.ok() || !l.conflicted.ok() || !l.resolved.ok() {
 				t.problem("Gateway", g.gw.Namespace, g.gw.Name, firstReason(l), "listener "+string(l.spec.Name)+": "+l.invalidMessage())
@@ -71,6 +84,7 @@ func translate(s *Snapshot, cfg Config) *Result {
 			}
 		}
 	}
+	t.policyStatus()
 	t.res.Ports = t.ports()
 	return t.res
 }

@@ -200,7 +200,7 @@ func (c *call) finish() {
 // status codes and attempts that broke or hit the backend timeout (see
 // retriable and again).
 func (c *call) RoundTrip(req *http.Request) (*http.Response, error) {
-	rt := c.p.transport(c.proto)
+	rt := c.p.backendTransport(c.backend, c.proto)
 	// A timeout must abort the exchange. When the h1 transport sends the
 	// request and nothing but the call's own timer can cancel it (an
 	// HTTP/1 client: its context has no Done channel), the transport

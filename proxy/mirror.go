@@ -96,6 +96,10 @@ func (mr *mirrorer) count(b *router.Backend, result string) {
 // send copies out (headers now, the body from the buffered bytes) and
 // sends it to one endpoint of b on its own goroutine.
 func (mr *mirrorer) send(b *router.Backend, out *http.Request, body []byte) {
+	if b.TLS != nil && b.TLS.Invalid != "" {
+		mr.count(b, mirrorFailed) // its BackendTLSPolicy cannot be used
+		return
+	}
 	ep := mr.p.balancer.pick(b, router.RoundRobin, nil)
 	if ep == nil {
 		mr.count(b, mirrorNoEndpoint)
@@ -108,7 +112,7 @@ func (mr *mirrorer) send(b *router.Backend, out *http.Request, body []byte) {
 		return
 	}
 	scheme := "http"
-	if b.Protocol == router.HTTPS || b.Protocol == router.GRPCS {
+	if p := backendProtocol(b, router.HTTP); p == router.HTTPS || p == router.GRPCS {
 		scheme = "https"
 	}
 	req := &http.Request{
@@ -138,7 +142,7 @@ func (mr *mirrorer) do(b *router.Backend, ep *endpoint, req *http.Request) {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), mr.p.cfg.Mirror.Timeout)
 	defer cancel()
-	resp, err := mr.p.transport(b.Protocol).RoundTrip(req.WithContext(ctx))
+	resp, err := mr.p.backendTransport(b, backendProtocol(b, router.HTTP)).RoundTrip(req.WithContext(ctx))
 	if err != nil {
 		mr.p.cfg.Log.Debug("mirrored request failed", "backend", b.ID, "endpoint", ep.addr, "err", err)
 		mr.count(b, mirrorFailed)

@@ -174,6 +174,15 @@ func (p *Proxy) transport(proto router.Protocol) http.RoundTripper {
 	return p.cfg.Transports.RoundTripper(proto)
 }
 
+// backendTransport is transport for backend b, which may have a TLS
+// configuration of its own.
+func (p *Proxy) backendTransport(b *router.Backend, proto router.Protocol) http.RoundTripper {
+	if b.TLS == nil || p.cfg.Transport != nil {
+		return p.transport(proto)
+	}
+	return p.cfg.Transports.ForBackend(b, proto)
+}
+
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := p.pool.Get().(*call)
 	c.start(w, r)
@@ -252,10 +261,13 @@ func (c *call) serve() {
 		return
 	}
 	c.backend, c.bfilters = wb.Backend, wb.Filters
-	c.proto = c.route.Options.Protocol
-	if c.backend.Protocol != router.HTTP {
-		c.proto = c.backend.Protocol
+	if tl := c.backend.TLS; tl != nil && tl.Invalid != "" {
+		// "Connections using an invalid CACertificateRef MUST fail, and
+		// the client MUST receive an HTTP 5xx error response."
+		c.fail(http.StatusInternalServerError, "500 backend TLS policy not usable")
+		return
 	}
+	c.proto = backendProtocol(c.backend, c.route.Options.Protocol)
 	o := c.route.Options
 	if p.cfg.Scheme == "http" && o.SSLRedirect {
 		p.redirectToHTTPS(&c.w, r)

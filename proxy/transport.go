@@ -35,6 +35,7 @@ func (c *TransportConfig) defaults() {
 type Transports struct {
 	byProtocol [router.GRPCS + 1]*http.Transport
 	h1         *h1Transport // plain HTTP; byProtocol[HTTP] is its fallback
+	tls        tlsPools     // backends with a TLS configuration of their own
 }
 
 // NewTransports builds the transports:
@@ -47,10 +48,12 @@ type Transports struct {
 //
 // TLS to backends is not verified: in-cluster backends serve self-signed or
 // private-CA certificates, and Portico has no per-Service CA to check them
-// against (the same default as ingress-nginx).
+// against (the same default as ingress-nginx). A backend with a TLS
+// configuration of its own (router.Backend.TLS, from a BackendTLSPolicy)
+// is verified as it says, through ForBackend.
 func NewTransports(cfg TransportConfig) *Transports {
 	cfg.defaults()
-	t := &Transports{}
+	t := &Transports{tls: tlsPools{cfg: cfg}}
 	var h1, h2c, h2 http.Protocols
 	h1.SetHTTP1(true)
 	h2c.SetUnencryptedHTTP2(true)
@@ -83,8 +86,19 @@ func (t *Transports) RoundTripper(p router.Protocol) http.RoundTripper {
 	return t.byProtocol[p]
 }
 
+// ForBackend is what requests to b go through when b has a TLS
+// configuration of its own (proto is backendProtocol's answer): the
+// transport of that configuration. Other backends use RoundTripper(proto).
+func (t *Transports) ForBackend(b *router.Backend, proto router.Protocol) http.RoundTripper {
+	if b.TLS == nil {
+		return t.RoundTripper(proto)
+	}
+	return t.tls.transport(b.TLS, proto)
+}
+
 // CloseIdleConnections closes every pooled upstream connection.
 func (t *Transports) CloseIdleConnections() {
+	t.tls.closeIdle()
 	t.h1.closeIdle("")
 	for _, tr := range t.byProtocol {
 		tr.CloseIdleConnections()

@@ -123,6 +123,10 @@ type Backend struct {
 	// the route's Options say (Gateway API: the Service port's
 	// appProtocol, e.g. kubernetes.io/h2c).
 	Protocol Protocol
+	// TLS, when set, makes the proxy speak TLS to the backend with this
+	// configuration, whatever Protocol says about TLS (HTTP becomes HTTPS,
+	// H2C becomes GRPCS-like HTTP/2 over TLS).
+	TLS *BackendTLS
 }
 
 // Balance is a load-balancing policy.

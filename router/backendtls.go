@@ -1,0 +1,39 @@
+package router
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+)
+
+// BackendTLS is how the proxy speaks TLS to a backend and checks the
+// certificate it presents (Gateway API BackendTLSPolicy, plus the
+// Gateway's spec.tls.backend client certificate). A Backend without it
+// is spoken to as its Protocol says, unverified when that is TLS.
+type BackendTLS struct {
+	// Key identifies the configuration: two BackendTLS with the same Key
+	// are the same configuration, so the proxy keeps one connection pool
+	// per Key across table swaps. The translator derives it from the
+	// contents (server name, CA bundle, SANs, client certificate).
+	Key string
+	// ServerName is sent as SNI and, without SANs, is the name the
+	// certificate must be valid for.
+	ServerName string
+	// RootCAs are the trust anchors; nil means the system roots.
+	RootCAs *x509.CertPool
+	// SANs, when not empty, replace ServerName for authentication: the
+	// certificate must carry at least one of them (DNS names in
+	// certificate matching rules, URIs exactly).
+	SANs []SAN
+	// ClientCertificate, when set, is presented to the backend.
+	ClientCertificate *tls.Certificate
+	// Invalid, when not empty, says why the backend must not be used: its
+	// policy names CA certificates that cannot be read, and the Gateway API
+	// requires such connections to fail. The proxy answers 500.
+	Invalid string
+}
+
+// SAN is one subject alternative name a backend certificate may carry.
+type SAN struct {
+	DNS string // a hostname, "*.example.com" allowed
+	URI string // an absolute URI, e.g. "spiffe://example.com/id"
+}
