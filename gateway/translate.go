@@ -72,6 +72,7 @@ func translate(s *Snapshot, cfg Config) *Result {
 		}
 	}
 	t.res.Ports = t.ports()
+	t.res.Services = t.services()
 	return t.res
 }
 
