@@ -68,6 +68,9 @@ type Config struct {
 	// the next translation reports them in status.
 	GatewayPortErrors func() map[netip.AddrPort]error
 	GatewayStatus     *GatewayStatusWriter // optional; fed every translation, writes only while leading
+	// GatewayServices, optional, maintains the translation's Services
+	// (gateway.Config.Services, --gateway-services) while leading.
+	GatewayServices *GatewayServiceWriter
 	// GatewayTranslate replaces gateway.Translate when set (tests drive the
 	// controller with hand-made results).
 	GatewayTranslate func(*gateway.Snapshot, gateway.Config) *gateway.Result
@@ -140,6 +143,7 @@ func New(cfg Config) *Controller {
 	c.cfg.Status.useLister(c.ingresses)
 	if cfg.GatewayClient != nil {
 		c.watchGateways()
+		c.cfg.GatewayServices.use(c.services, c.slices, cfg.Gateway.ControllerName)
 	}
 	return c
 }

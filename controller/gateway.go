@@ -177,6 +177,7 @@ func (c *Controller) buildGateway(ing *Snapshot) {
 	}
 	c.cfg.Events.reportGateway(res.Problems, c.gw.reference, c.cfg.Log)
 	c.cfg.GatewayStatus.update(res.Status)
+	c.cfg.GatewayServices.update(res.Services)
 	c.cfg.Log.Debug("gateway API translated", "classes", len(snap.Classes), "gateways", len(snap.Gateways),
 		"httproutes", len(snap.HTTPRoutes), "ports", len(res.Ports), "problems", len(res.Problems), "took", time.Since(start))
 }

@@ -65,9 +65,15 @@ var supportedFeatures = []string{
 	"HTTPRouteBackendProtocolWebSocket",
 }
 
-// SupportedFeatures returns the features Portico implements, sorted.
-func SupportedFeatures() []string {
+// SupportedFeatures returns the features Portico implements with cfg,
+// sorted. GatewayInfrastructure (spec.infrastructure labels and annotations
+// on generated resources) needs the generated Services: it is claimed only
+// with cfg.Services (--gateway-services).
+func SupportedFeatures(cfg Config) []string {
 	s := slices.Clone(supportedFeatures)
+	if cfg.Services {
+		s = append(s, "GatewayInfrastructure")
+	}
 	slices.Sort(s)
 	return s
 }

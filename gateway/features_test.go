@@ -15,7 +15,7 @@ func TestSupportedFeaturesAreTheSuites(t *testing.T) {
 		known[string(f.Name)] = true
 	}
 	seen := map[string]bool{}
-	for _, f := range SupportedFeatures() {
+	for _, f := range SupportedFeatures(Config{Services: true}) {
 		if !known[f] {
 			t.Errorf("%q is not a feature of sigs.k8s.io/gateway-api/pkg/features", f)
 		}

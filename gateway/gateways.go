@@ -48,7 +48,7 @@ func (t *translator) checkClasses() {
 				string(gwv1.GatewayClassReasonAccepted), "accepted by "+t.cfg.ControllerName, gen, now)}
 			t.classes[c.Name] = true
 		}
-		for _, f := range SupportedFeatures() {
+		for _, f := range SupportedFeatures(t.cfg) {
 			st.SupportedFeatures = append(st.SupportedFeatures, gwv1.SupportedFeature{Name: gwv1.FeatureName(f)})
 		}
 		t.res.Status.Classes[c.Name] = st

@@ -72,7 +72,7 @@ func TestGolden(t *testing.T) {
 
 // loadSnapshot reads a multi-document YAML file. A ConfigMap named
 // "translator-config" sets the Config: addressPool, published
-// (comma-separated IPs).
+// (comma-separated IPs), unavailable, services ("true").
 func loadSnapshot(t testing.TB, data []byte) (*Snapshot, Config) {
 	t.Helper()
 	s := &Snapshot{
@@ -166,6 +166,7 @@ func loadSnapshot(t testing.TB, data []byte) (*Snapshot, Config) {
 				s.ConfigMaps[types.NamespacedName{Namespace: o.Namespace, Name: o.Name}] = o
 				continue
 			}
+			cfg.Services = o.Data["services"] == "true"
 			if p := o.Data["addressPool"]; p != "" {
 				cfg.AddressPool = netip.MustParsePrefix(p)
 			}
@@ -234,7 +235,8 @@ func render(t testing.TB, r *Result) []byte {
 		Ports    []port
 		Status   status
 		Problems []Problem
-	}{Ports: []port{}, Status: st, Problems: r.Problems}
+		Services []GatewayService `json:",omitempty"`
+	}{Ports: []port{}, Status: st, Problems: r.Problems, Services: r.Services}
 	for _, p := range r.Ports {
 		pp := port{Addr: p.Addr.String(), Protocol: p.Protocol.String()}
 		if v := p.ClientValidation; v != nil {

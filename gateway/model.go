@@ -56,6 +56,10 @@ type Config struct {
 	Unavailable map[netip.AddrPort]string
 	// Now is the time certificates are checked against; nil means time.Now.
 	Now func() time.Time
+	// Services turns on the Services Portico maintains for Accepted
+	// Gateways (--gateway-services): Result.Services, and the
+	// GatewayInfrastructure feature in status.supportedFeatures.
+	Services bool
 }
 
 // Result is what Translate returns: the data plane and the status.
@@ -65,6 +69,9 @@ type Result struct {
 	Status Status
 	// Problems become Warning Events on the object they name.
 	Problems []Problem
+	// Services are the Services to maintain for Accepted Gateways, sorted
+	// by namespace and name; empty unless Config.Services.
+	Services []GatewayService
 }
 
 // Protocol of a Port.

@@ -86,6 +86,7 @@ func translate(s *Snapshot, cfg Config) *Result {
 	}
 	t.policyStatus()
 	t.res.Ports = t.ports()
+	t.res.Services = t.services()
 	return t.res
 }
 

@@ -20,11 +20,13 @@ type gatewayFlags struct {
 	controllerName string
 	poolRaw        string
 	pool           netip.Prefix // invalid (zero) when no pool is set
+	services       bool
 }
 
 func (g *gatewayFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&g.enable, "enable-gateway-api", "auto", "serve the Gateway API (GatewayClass, Gateway, HTTPRoute, ReferenceGrant): true, false, or auto = when its CRDs are installed and Portico may read them")
 	fs.StringVar(&g.controllerName, "gateway-controller-name", "portico.dev/gateway-controller", "GatewayClass spec.controllerName that Portico claims")
+	fs.BoolVar(&g.services, "gateway-services", false, "maintain a ClusterIP Service <gateway>-portico per Accepted Gateway, with its spec.infrastructure labels and annotations and its addresses as endpoints (needs the deploy/components/gateway-services RBAC)")
 	fs.StringVar(&g.poolRaw, "gateway-address-pool", "", "CIDR, e.g. 10.0.0.0/24, from which Gateways without spec.addresses get an address of their own (default: none; Gateways share the --publish-status-address IPs)")
 }
 
@@ -59,7 +61,7 @@ func (g *gatewayFlags) validate() error {
 // cannot be bound). --publish-service's addresses are known only to the
 // leader's status writer, so they are not used here.
 func (c *config) gatewayTranslateConfig() gateway.Config {
-	cfg := gateway.Config{ControllerName: c.gateway.controllerName, AddressPool: c.gateway.pool}
+	cfg := gateway.Config{ControllerName: c.gateway.controllerName, AddressPool: c.gateway.pool, Services: c.gateway.services}
 	for _, a := range c.leader.publishAddresses {
 		if ip, err := netip.ParseAddr(a.IP); err == nil {
 			cfg.Published = append(cfg.Published, ip)

@@ -189,6 +189,15 @@ func run(ctx context.Context, c *config) error {
 		})
 		ctrlCfg.GatewayStatus = gwStatus
 		leads = append(leads, gwStatus.Lead)
+		if c.gateway.services {
+			// --gateway-services: without it the Services written before are
+			// left as they are (neither updated nor deleted).
+			gwServices := controller.NewGatewayServiceWriter(controller.GatewayServicesConfig{
+				Client: client, Log: log.With("component", "gateway-services"),
+			})
+			ctrlCfg.GatewayServices = gwServices
+			leads = append(leads, gwServices.Lead)
+		}
 		ctrlCfg.GatewayPorts = gw.Apply
 		ctrlCfg.GatewayPortErrors = gw.Errors
 		ctrlCfg.GatewayExtras = controller.DetectGatewayExtras(ctx, client, c.watchNamespace, log.With("component", "gateway-api"))

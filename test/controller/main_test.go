@@ -1,6 +1,7 @@
 // Package controller runs package controller in-process against a real
 // kube-apiserver and etcd (test/harness), with the Gateway API CRDs
-// installed: its informers, build loop, Events and status writers, driven by
+// installed and kube-controller-manager running (its garbage collector
+// removes Gateway Services with their Gateway): its informers, build loop, Events and status writers, driven by
 // hand-made translations (Config.GatewayTranslate) so that status can be
 // tested before, and independently of, the real translator. Portico as a
 // whole (the binary, over its sockets) is test/e2e's.
@@ -35,7 +36,7 @@ import (
 var cp *harness.ControlPlane
 
 func TestMain(m *testing.M) {
-	harness.MainWith(m, &cp, harness.Options{}, func(ctx context.Context, cp *harness.ControlPlane) error {
+	harness.MainWith(m, &cp, harness.Options{Controllers: true}, func(ctx context.Context, cp *harness.ControlPlane) error {
 		return harness.InstallGatewayAPICRDs(ctx, cp, harness.GatewayAPIStandard)
 	})
 }

@@ -64,6 +64,10 @@ func TestRBACGatewayAPI(t *testing.T) {
 		{"update", gw, "referencegrants", "status", false},
 		{"list", gw, "grpcroutes", "", false},
 		{"update", "", "namespaces", "", false},
+		// Only with deploy/components/gateway-services (--gateway-services).
+		{"create", "", "services", "", false},
+		{"update", "", "services", "", false},
+		{"delete", "discovery.k8s.io", "endpointslices", "", false},
 	}
 	for _, tc := range tests {
 		review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{

@@ -36,12 +36,13 @@ func TestMain(m *testing.M) { harness.Main(m, &cp) }
 
 // The overlays users apply as they are.
 const (
-	overlayNodePort   = "deploy/overlays/nodeport"
-	overlayDaemonSet  = "deploy/overlays/daemonset-hostnetwork"
-	componentACME     = "deploy/components/acme"
-	porticoNamespace  = "portico"
-	porticoSA         = "portico"
-	electionLeaseName = "portico-leader"
+	overlayNodePort          = "deploy/overlays/nodeport"
+	overlayDaemonSet         = "deploy/overlays/daemonset-hostnetwork"
+	componentACME            = "deploy/components/acme"
+	componentGatewayServices = "deploy/components/gateway-services"
+	porticoNamespace         = "portico"
+	porticoSA                = "portico"
+	electionLeaseName        = "portico-leader"
 )
 
 // rendered is the output of kubectl kustomize: the YAML as rendered and

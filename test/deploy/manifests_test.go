@@ -29,13 +29,18 @@ func TestOverlaysApply(t *testing.T) {
 		components []string
 		want       []string // Kind/name that must be rendered besides the base
 		podLevel   string   // the Namespace's pod-security.kubernetes.io/enforce
+		wantArg    string   // an argument a component adds
 	}{
 		{name: "nodeport", overlay: overlayNodePort, podLevel: "restricted",
 			want: []string{"Deployment/portico", "Service/portico", "PodDisruptionBudget/portico"}},
 		{name: "daemonset-hostnetwork", overlay: overlayDaemonSet, podLevel: "privileged",
 			want: []string{"DaemonSet/portico", "ClusterRole/portico-nodes", "Role/portico-pods"}},
 		{name: "nodeport with ACME", overlay: overlayNodePort, components: []string{componentACME}, podLevel: "restricted",
-			want: []string{"Deployment/portico", "Role/portico-acme", "RoleBinding/portico-acme"}},
+			want:    []string{"Deployment/portico", "Role/portico-acme", "RoleBinding/portico-acme"},
+			wantArg: "--acme-directory-url=https://acme-v02.api.letsencrypt.org/directory"},
+		{name: "nodeport with Gateway Services", overlay: overlayNodePort, components: []string{componentGatewayServices}, podLevel: "restricted",
+			want:    []string{"Deployment/portico", "ClusterRole/portico-gateway-services", "ClusterRoleBinding/portico-gateway-services"},
+			wantArg: "--gateway-services"},
 	}
 	base := []string{"Namespace/portico", "ServiceAccount/portico", "ClusterRole/portico", "ClusterRoleBinding/portico",
 		"ClusterRole/portico-ingressclasses", "ClusterRoleBinding/portico-ingressclasses",
@@ -62,8 +67,8 @@ func TestOverlaysApply(t *testing.T) {
 			}
 			tmpl := workloadTemplate(t, r)
 			checkPodTemplate(t, tmpl, tc.podLevel == "privileged")
-			if tc.components != nil && !slices.Contains(tmpl.Spec.Containers[0].Args, "--acme-directory-url=https://acme-v02.api.letsencrypt.org/directory") {
-				t.Errorf("the ACME component did not add --acme-directory-url: %v", tmpl.Spec.Containers[0].Args)
+			if tc.wantArg != "" && !slices.Contains(tmpl.Spec.Containers[0].Args, tc.wantArg) {
+				t.Errorf("the component did not add %s: %v", tc.wantArg, tmpl.Spec.Containers[0].Args)
 			}
 
 			apply(t, r)

@@ -119,12 +119,15 @@ func reserveAddressPool(t *testing.T) netip.Prefix {
 	return netip.Prefix{}
 }
 
-// gatewayFlags turn on Portico's Gateway API support (issue 14).
+// gatewayFlags turn on Portico's Gateway API support (issue 14), with
+// the Gateway Services that GatewayInfrastructure needs (features.go claims
+// it on that condition).
 func gatewayFlags(pool netip.Prefix) []string {
 	return []string{
 		"--enable-gateway-api=true",
 		"--gateway-controller-name=" + controllerName,
 		"--gateway-address-pool=" + pool.String(),
+		"--gateway-services",
 	}
 }
 
