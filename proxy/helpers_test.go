@@ -76,12 +76,23 @@ func newH1Server(t testing.TB, h http.Handler) *h1Server {
 
 func (f *fixture) do(t testing.TB, method, path string, body io.Reader, hdr ...string) (*http.Response, string) {
 	t.Helper()
+	return f.send(t, method, path, body, func(req *http.Request) {
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Add(hdr[i], hdr[i+1])
+		}
+	})
+}
+
+// send sends one request through the fixture after applying the edits and
+// returns the response with its body read.
+func (f *fixture) send(t testing.TB, method, path string, body io.Reader, edits ...func(*http.Request)) (*http.Response, string) {
+	t.Helper()
 	req, err := http.NewRequest(method, f.srv.URL+path, body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Add(hdr[i], hdr[i+1])
+	for _, e := range edits {
+		e(req)
 	}
 	resp, err := f.srv.Client().Do(req)
 	if err != nil {

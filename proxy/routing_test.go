@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"io"
 	"net/http"
 	"testing"
 
@@ -58,23 +57,11 @@ func TestConditionsAndSplitsThroughTheProxy(t *testing.T) {
 
 func hdr(k, v string) func(*http.Request) { return func(r *http.Request) { r.Header.Set(k, v) } }
 
-// doWith sends one request through the fixture after applying the edits.
+// doWith sends one request without a body through the fixture after
+// applying the edits (see do).
 func (f *fixture) doWith(t testing.TB, method, path string, edits ...func(*http.Request)) (*http.Response, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, f.srv.URL+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range edits {
-		e(req)
-	}
-	resp, err := f.srv.Client().Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, string(b)
+	return f.send(t, method, path, nil, edits...)
 }
 
 // TestFiltersThroughTheProxy: request and response header edits, a URL
