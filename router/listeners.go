@@ -82,11 +82,11 @@ func (l *Listeners) Table(host string) *Table {
 // server name: any case, with or without a port or a trailing dot, as
 // MatchRequest takes it. Index does not allocate.
 func (l *Listeners) Index(host string) int {
-	host, ok := trimHost(host)
+	host, upper, ok := trimHost(host)
 	switch {
 	case !ok:
 		return l.anyHost // longer than any DNS name
-	case !hasUpper(host):
+	case !upper:
 		return listenerIndex(l, host)
 	}
 	var buf [maxHost]byte

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"encoding/binary"
 	"net/http"
 	"strings"
 )
@@ -35,26 +36,32 @@ func (t *Table) Match(host, path string) *Route { return t.MatchRequest(nil, hos
 // MatchRequest does not allocate, except to unescape a query parameter a
 // condition names.
 func (t *Table) MatchRequest(req *http.Request, host, path string) *Route {
-	host, ok := trimHost(host)
+	host, upper, ok := trimHost(host)
 	if !ok {
 		return t.matchAny(req, path)
 	}
-	if !hasUpper(host) {
+	if !upper {
 		return match(t, req, host, path)
 	}
 	var buf [maxHost]byte
 	return match(t, req, lowerInto(&buf, host), path)
 }
 
-// trimHost drops the port and one trailing dot from a Host; ok is false
-// when what is left is too long to be a DNS name (it can match no host
-// rule).
-func trimHost(host string) (h string, ok bool) {
-	host = stripPort(host)
+// trimHost drops the port and one trailing dot from a Host and tells
+// whether what is left has upper-case letters; ok is false when it is too
+// long to be a DNS name (it can match no host rule). It runs on every
+// request: the colon is found with the vectorised IndexByte (the last one,
+// as "host:port" has one), the case eight bytes at a time.
+func trimHost(host string) (h string, upper, ok bool) {
+	if len(host) > 0 && host[0] == '[' { // IPv6 literal: "[::1]:80"
+		host = stripPort(host)
+	} else if i := strings.IndexByte(host, ':'); i >= 0 {
+		host = host[:i+strings.LastIndexByte(host[i:], ':')]
+	}
 	if len(host) > 0 && host[len(host)-1] == '.' {
 		host = host[:len(host)-1]
 	}
-	return host, len(host) <= maxHost
+	return host, hasUpper(host), len(host) <= maxHost
 }
 
 // lowerInto lower-cases host (at most maxHost bytes) into buf.
@@ -177,8 +184,20 @@ func stripPort(h string) string {
 	return h
 }
 
+// hasUpper reports whether s has an ASCII upper-case letter, eight bytes
+// at a time: for a byte x below 0x80, x+0x3f has its high bit set when
+// x >= 'A' and x+0x25 when x > 'Z'; bytes from 0x80 up are masked out.
 func hasUpper(s string) bool {
-	for i := 0; i < len(s); i++ {
+	const lsb, msb = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := binary.LittleEndian.Uint64([]byte(s[i : i+8]))
+		y := w &^ msb
+		if (y+0x3f*lsb)&^(y+0x25*lsb)&^w&msb != 0 {
+			return true
+		}
+	}
+	for ; i < len(s); i++ {
 		if 'A' <= s[i] && s[i] <= 'Z' {
 			return true
 		}

@@ -2,6 +2,7 @@ package router
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -155,4 +156,63 @@ func BenchmarkMatch(b *testing.B) {
 			}
 		})
 	}
+}
+
+// trimHost's one pass must agree with the obvious three: strip the port,
+// drop one trailing dot, then look for upper case.
+func TestTrimHost(t *testing.T) {
+	for _, tc := range []struct {
+		in, want string
+		upper    bool
+	}{
+		{"example.com", "example.com", false},
+		{"Example.com", "Example.com", true},
+		{"example.com:8443", "example.com", false},
+		{"EXAMPLE.COM.:80", "EXAMPLE.COM", true},
+		{"example.com:A", "example.com", false}, // upper case only in the "port"
+		{"a:B:c", "a:B", true},
+		{"[::1]:80", "[::1]", false},
+		{"[FE80::1]", "[FE80::1]", true},
+		{"", "", false},
+		{".", "", false},
+	} {
+		h, upper, ok := trimHost(tc.in)
+		if h != tc.want || upper != tc.upper || !ok {
+			t.Errorf("trimHost(%q) = %q, %v, %v; want %q, %v, true", tc.in, h, upper, ok, tc.want, tc.upper)
+		}
+	}
+	if _, _, ok := trimHost(strings.Repeat("a", maxHost+1) + ":80"); ok {
+		t.Error("a host longer than a DNS name was accepted")
+	}
+}
+
+func FuzzTrimHost(f *testing.F) {
+	for _, s := range []string{"example.com", "A.b:1", "[::1]:80", "x.:y", "::"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		want := stripPort(in)
+		if len(want) > 0 && want[len(want)-1] == '.' {
+			want = want[:len(want)-1]
+		}
+		h, upper, ok := trimHost(in)
+		if h != want || upper != hasUpper(want) || ok != (len(want) <= maxHost) {
+			t.Fatalf("trimHost(%q) = %q, %v, %v; want %q, %v, %v", in, h, upper, ok, want, hasUpper(want), len(want) <= maxHost)
+		}
+	})
+}
+
+func FuzzHasUpper(f *testing.F) {
+	for _, s := range []string{"example.com", "exAmple.com", "\xc1\xdaZ@[`{", "abcdefghZ"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want := false
+		for i := 0; i < len(s); i++ {
+			want = want || 'A' <= s[i] && s[i] <= 'Z'
+		}
+		if got := hasUpper(s); got != want {
+			t.Fatalf("hasUpper(%q) = %v, want %v", s, got, want)
+		}
+	})
 }
