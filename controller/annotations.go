@@ -2,6 +2,7 @@ package controller
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -9,20 +10,29 @@ import (
 	"portico.dev/portico/router"
 )
 
-// Annotation names are a contract with users: never rename one.
+// Annotation names are a contract with users: never rename one. Every
+// annotation is read as portico.dev/<name>; those that ingress-nginx also
+// defines are read as nginx.ingress.kubernetes.io/<name> too, with
+// ingress-nginx's meaning (see nginxcatalog.go). When an Ingress sets both,
+// the portico.dev/ one wins.
 const (
-	annLoadBalance       = "portico.dev/load-balance"
-	annNextUpstreamTries = "portico.dev/proxy-next-upstream-tries"
-	annConnectTimeout    = "portico.dev/proxy-connect-timeout"
-	annReadTimeout       = "portico.dev/proxy-read-timeout"
-	annSendTimeout       = "portico.dev/proxy-send-timeout"
-	annBodySize          = "portico.dev/proxy-body-size"
-	annBackendProtocol   = "portico.dev/backend-protocol"
-	annUpstreamHost      = "portico.dev/upstream-host"
-	annSSLRedirect       = "portico.dev/ssl-redirect"
-	annForceSSLRedirect  = "portico.dev/force-ssl-redirect"
-	annHSTS              = "portico.dev/hsts"
-	annACME              = "portico.dev/acme"
+	porticoPrefix = "portico.dev/"
+	nginxPrefix   = "nginx.ingress.kubernetes.io/"
+)
+
+const (
+	annLoadBalance       = porticoPrefix + "load-balance"
+	annNextUpstreamTries = porticoPrefix + "proxy-next-upstream-tries"
+	annConnectTimeout    = porticoPrefix + "proxy-connect-timeout"
+	annReadTimeout       = porticoPrefix + "proxy-read-timeout"
+	annSendTimeout       = porticoPrefix + "proxy-send-timeout"
+	annBodySize          = porticoPrefix + "proxy-body-size"
+	annBackendProtocol   = porticoPrefix + "backend-protocol"
+	annUpstreamHost      = porticoPrefix + "upstream-host"
+	annSSLRedirect       = porticoPrefix + "ssl-redirect"
+	annForceSSLRedirect  = porticoPrefix + "force-ssl-redirect"
+	annHSTS              = porticoPrefix + "hsts"
+	annACME              = porticoPrefix + "acme"
 )
 
 // Limits that keep an annotation from turning into a denial of service.
@@ -37,98 +47,247 @@ type ingressOptions struct {
 	forceRedirect bool // redirect even hosts without a TLS section
 	redirectSet   bool // ssl-redirect was given explicitly
 	acme          bool
+	// filters are applied to every route of the Ingress; see
+	// (*ingressOptions).routeFilters.
+	filters router.Filters
+	// redirects answer requests instead of a backend (permanent-redirect,
+	// temporal-redirect, app-root, from-to-www-redirect).
+	redirects redirectOptions
 }
+
+// annotations is an Ingress's annotations by name, the prefix resolved:
+// "ssl-redirect" for portico.dev/ssl-redirect or
+// nginx.ingress.kubernetes.io/ssl-redirect. key gives the full name a value
+// came from, for messages.
+type annotations struct {
+	vals  map[string]string
+	nginx map[string]bool // the value came from nginx.ingress.kubernetes.io/
+}
+
+func (a annotations) get(name string) (string, bool) {
+	v, ok := a.vals[name]
+	return v, ok
+}
+
+func (a annotations) key(name string) string {
+	if a.nginx[name] {
+		return nginxPrefix + name
+	}
+	return porticoPrefix + name
+}
+
+// annotationGroup is a set of annotations parsed together: a feature whose
+// settings depend on each other (auth-type and auth-secret) is one group.
+// parse is called when any of names is set; it reads them from a and
+// reports each invalid value through bad, leaving that setting at its
+// default.
+type annotationGroup struct {
+	names []string
+	// nginx: these names are ingress-nginx's too and are read under its
+	// prefix with its meaning.
+	nginx bool
+	parse func(a annotations, o *ingressOptions, bad badFunc)
+}
+
+// badFunc reports an invalid value of annotation name.
+type badFunc func(name, why string)
+
+// annotationGroups lists every annotation Portico reads. Each feature
+// adds its group here; names must not repeat (TestAnnotationGroups).
+var annotationGroups = slices.Concat(coreAnnotations, redirectAnnotations, corsAnnotations)
+
+// annotationIndex finds a name's group.
+var annotationIndex = func() map[string]*annotationGroup {
+	m := make(map[string]*annotationGroup)
+	for i := range annotationGroups {
+		for _, n := range annotationGroups[i].names {
+			m[n] = &annotationGroups[i]
+		}
+	}
+	return m
+}()
+
+// annotationProblem is one problem with an Ingress's annotations.
+type annotationProblem struct{ reason, msg string }
 
 // parseAnnotations never fails as a whole: an invalid value is reported and
 // that one setting keeps its default, so a typo cannot take a route down.
-func parseAnnotations(ann map[string]string) (ingressOptions, []string) {
+// An unknown portico.dev/ annotation, or an ingress-nginx one Portico does
+// not honour, is reported (UnsupportedAnnotation) and ignored.
+func parseAnnotations(ann map[string]string) (ingressOptions, []annotationProblem) {
 	var o ingressOptions
 	o.route.SSLRedirect = true // applied only to hosts with TLS, see compile
-	var errs []string
-	bad := func(key, val, why string) {
-		errs = append(errs, fmt.Sprintf("annotation %s: invalid value %q: %s; using the default", key, truncate(val, 64), why))
-	}
+	var probs []annotationProblem
+	a := annotations{}
 	for key, val := range ann {
-		if !strings.HasPrefix(key, "portico.dev/") {
+		name, nginx := "", false
+		switch {
+		case strings.HasPrefix(key, porticoPrefix):
+			name = key[len(porticoPrefix):]
+		case strings.HasPrefix(key, nginxPrefix):
+			name, nginx = key[len(nginxPrefix):], true
+		default:
 			continue
 		}
-		switch key {
-		case annLoadBalance:
-			switch val {
-			case "round-robin":
-				o.route.Balance = router.RoundRobin
-			case "least-request":
-				o.route.Balance = router.LeastRequest
-			default:
-				bad(key, val, `want "round-robin" or "least-request"`)
+		g := annotationIndex[name]
+		switch {
+		case g == nil && nginx:
+			probs = append(probs, annotationProblem{"UnsupportedAnnotation", nginxUnsupported(name)})
+			continue
+		case g == nil:
+			probs = append(probs, annotationProblem{"InvalidAnnotation", fmt.Sprintf("unknown annotation %s is ignored", truncate(key, 80))})
+			continue
+		case nginx && !g.nginx:
+			probs = append(probs, annotationProblem{"UnsupportedAnnotation", nginxUnsupported(name)})
+			continue
+		}
+		if _, set := a.vals[name]; set && nginx && !a.nginx[name] {
+			continue // portico.dev/ wins
+		}
+		if a.vals == nil {
+			a.vals, a.nginx = make(map[string]string, len(ann)), make(map[string]bool)
+		}
+		a.vals[name], a.nginx[name] = val, nginx
+	}
+	if len(a.vals) == 0 {
+		sortProblems(probs)
+		return o, probs
+	}
+	bad := func(name, why string) {
+		probs = append(probs, annotationProblem{"InvalidAnnotation", fmt.Sprintf("annotation %s: invalid value %q: %s; using the default",
+			a.key(name), truncate(a.vals[name], 64), why)})
+	}
+	for i := range annotationGroups {
+		g := &annotationGroups[i]
+		for _, n := range g.names {
+			if _, ok := a.vals[n]; ok {
+				g.parse(a, &o, bad)
+				break
 			}
-		case annNextUpstreamTries:
-			n, err := strconv.Atoi(val)
-			if err != nil || n < 1 || n > maxTries {
-				bad(key, val, fmt.Sprintf("want a whole number from 1 to %d", maxTries))
-				continue
-			}
-			o.route.NextUpstreamTries = n
-		case annConnectTimeout, annReadTimeout, annSendTimeout:
-			d, err := parseTimeout(val)
-			if err != nil {
-				bad(key, val, err.Error())
-				continue
-			}
-			switch key {
-			case annConnectTimeout:
-				o.route.ConnectTimeout = d
-			case annReadTimeout:
-				o.route.ReadTimeout = d
-			default:
-				o.route.SendTimeout = d
-			}
-		case annBodySize:
-			n, err := parseSize(val)
-			if err != nil {
-				bad(key, val, err.Error())
-				continue
-			}
-			o.route.MaxBodyBytes = n
-		case annBackendProtocol:
-			p, ok := parseProtocol(val)
-			if !ok {
-				bad(key, val, "want one of http, https, h2c, grpc, grpcs")
-				continue
-			}
-			o.route.Protocol = p
-		case annUpstreamHost:
-			if !validHost(val) {
-				bad(key, val, "want a DNS name, optionally with :port")
-				continue
-			}
-			o.route.UpstreamHost = val
-		case annSSLRedirect, annForceSSLRedirect, annACME:
-			b, err := strconv.ParseBool(val)
-			if err != nil {
-				bad(key, val, `want "true" or "false"`)
-				continue
-			}
-			switch key {
-			case annSSLRedirect:
-				o.route.SSLRedirect, o.redirectSet = b, true
-			case annForceSSLRedirect:
-				o.forceRedirect = b
-			default:
-				o.acme = b
-			}
-		case annHSTS:
-			h, err := parseHSTS(val)
-			if err != nil {
-				bad(key, val, err.Error())
-				continue
-			}
-			o.route.HSTS = h
-		default:
-			errs = append(errs, fmt.Sprintf("unknown annotation %s is ignored", truncate(key, 80)))
 		}
 	}
-	return o, errs
+	sortProblems(probs)
+	return o, probs
+}
+
+// sortProblems orders problems by message: map order must not reorder
+// Events from one build to the next.
+func sortProblems(p []annotationProblem) {
+	slices.SortFunc(p, func(x, y annotationProblem) int { return strings.Compare(x.msg, y.msg) })
+}
+
+// coreAnnotations are the settings of router.Options.
+var coreAnnotations = []annotationGroup{
+	{names: []string{"load-balance"}, parse: func(a annotations, o *ingressOptions, bad badFunc) {
+		switch val, _ := a.get("load-balance"); val {
+		case "round-robin":
+			o.route.Balance = router.RoundRobin
+		case "least-request":
+			o.route.Balance = router.LeastRequest
+		default:
+			bad("load-balance", `want "round-robin" or "least-request"`)
+		}
+	}},
+	{names: []string{"proxy-next-upstream-tries"}, nginx: true, parse: func(a annotations, o *ingressOptions, bad badFunc) {
+		val, _ := a.get("proxy-next-upstream-tries")
+		n, err := strconv.Atoi(val)
+		if err == nil && n == 0 && a.nginx["proxy-next-upstream-tries"] {
+			n = maxTries // ingress-nginx: 0 is "no limit"; Portico's limit is maxTries
+		}
+		if err != nil || n < 1 || n > maxTries {
+			bad("proxy-next-upstream-tries", fmt.Sprintf("want a whole number from 1 to %d", maxTries))
+			return
+		}
+		o.route.NextUpstreamTries = n
+	}},
+	{names: []string{"proxy-connect-timeout", "proxy-read-timeout", "proxy-send-timeout"}, nginx: true,
+		parse: func(a annotations, o *ingressOptions, bad badFunc) {
+			for name, dst := range map[string]*time.Duration{
+				"proxy-connect-timeout": &o.route.ConnectTimeout,
+				"proxy-read-timeout":    &o.route.ReadTimeout,
+				"proxy-send-timeout":    &o.route.SendTimeout,
+			} {
+				val, ok := a.get(name)
+				if !ok {
+					continue
+				}
+				d, err := parseTimeout(val)
+				if err != nil {
+					bad(name, err.Error())
+					continue
+				}
+				*dst = d
+			}
+		}},
+	{names: []string{"proxy-body-size"}, nginx: true, parse: func(a annotations, o *ingressOptions, bad badFunc) {
+		val, _ := a.get("proxy-body-size")
+		n, err := parseSize(val)
+		if err != nil {
+			bad("proxy-body-size", err.Error())
+			return
+		}
+		o.route.MaxBodyBytes = n
+	}},
+	{names: []string{"backend-protocol"}, nginx: true, parse: func(a annotations, o *ingressOptions, bad badFunc) {
+		val, _ := a.get("backend-protocol")
+		p, ok := parseProtocol(val)
+		if !ok {
+			bad("backend-protocol", "want one of http, https, h2c, grpc, grpcs (or AUTO_HTTP)")
+			return
+		}
+		o.route.Protocol = p
+	}},
+	// upstream-vhost is ingress-nginx's name for upstream-host; when both
+	// are set, upstream-host (after it in this list) wins.
+	{names: []string{"upstream-vhost"}, nginx: true, parse: upstreamHost("upstream-vhost")},
+	{names: []string{"upstream-host"}, parse: upstreamHost("upstream-host")},
+	{names: []string{"ssl-redirect", "force-ssl-redirect"}, nginx: true, parse: func(a annotations, o *ingressOptions, bad badFunc) {
+		if b, ok := boolAnnotation(a, "ssl-redirect", bad); ok {
+			o.route.SSLRedirect, o.redirectSet = b, true
+		}
+		if b, ok := boolAnnotation(a, "force-ssl-redirect", bad); ok {
+			o.forceRedirect = b
+		}
+	}},
+	{names: []string{"acme"}, parse: func(a annotations, o *ingressOptions, bad badFunc) {
+		if b, ok := boolAnnotation(a, "acme", bad); ok {
+			o.acme = b
+		}
+	}},
+	{names: []string{"hsts"}, parse: func(a annotations, o *ingressOptions, bad badFunc) {
+		val, _ := a.get("hsts")
+		h, err := parseHSTS(val)
+		if err != nil {
+			bad("hsts", err.Error())
+			return
+		}
+		o.route.HSTS = h
+	}},
+}
+
+func upstreamHost(name string) func(a annotations, o *ingressOptions, bad badFunc) {
+	return func(a annotations, o *ingressOptions, bad badFunc) {
+		if val, _ := a.get(name); !validHost(val) {
+			bad(name, "want a DNS name, optionally with :port")
+		} else {
+			o.route.UpstreamHost = val
+		}
+	}
+}
+
+// boolAnnotation reads a "true"/"false" annotation; ok is false when it is
+// unset or invalid (reported).
+func boolAnnotation(a annotations, name string, bad badFunc) (v, ok bool) {
+	val, set := a.get(name)
+	if !set {
+		return false, false
+	}
+	b, err := strconv.ParseBool(val)
+	if err != nil {
+		bad(name, `want "true" or "false"`)
+		return false, false
+	}
+	return b, true
 }
 
 func parseTimeout(s string) (time.Duration, error) {
@@ -169,6 +328,9 @@ func parseSize(s string) (int64, error) {
 }
 
 func parseProtocol(s string) (router.Protocol, bool) {
+	if strings.EqualFold(s, "AUTO_HTTP") { // ingress-nginx: HTTP/1.1, or HTTP/2 if the client spoke it; Portico's HTTP
+		return router.HTTP, true
+	}
 	for p := router.HTTP; p <= router.GRPCS; p++ {
 		if p.String() == strings.ToLower(s) {
 			return p, true

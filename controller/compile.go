@@ -216,9 +216,9 @@ func (c *compiler) problem(ing *networkingv1.Ingress, reason, msg string) {
 // ingress compiles one Ingress, appending its routes to routes, and returns
 // them with its default route, if any.
 func (c *compiler) ingress(routes []router.Route, ing *networkingv1.Ingress, src string) ([]router.Route, *router.Route) {
-	opts, errs := parseAnnotations(ing.Annotations)
-	for _, e := range errs {
-		c.problem(ing, "InvalidAnnotation", e)
+	opts, probs := parseAnnotations(ing.Annotations)
+	for _, p := range probs {
+		c.problem(ing, p.reason, p.msg)
 	}
 	var tlsHosts map[string]bool // a nil map reads as false: no TLS, no allocation
 	for _, t := range ing.Spec.TLS {

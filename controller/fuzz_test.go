@@ -2,6 +2,7 @@ package controller
 
 import (
 	"fmt"
+	"reflect"
 	"regexp"
 	"strings"
 	"sync"
@@ -59,9 +60,21 @@ var (
 	fuzzServices = []string{"web", "api", "missing", "ext"}
 	fuzzPortName = []string{"http", "grpc", "", "nope"}
 	fuzzPortNums = []int32{80, 81, 0, -1, 8443, 70000}
-	fuzzAnnKeys  = []string{annLoadBalance, annNextUpstreamTries, annConnectTimeout, annReadTimeout, annSendTimeout,
-		annBodySize, annBackendProtocol, annUpstreamHost, annSSLRedirect, annForceSSLRedirect, annHSTS, annACME,
-		"portico.dev/unknown", legacyClassAnnotation, "example.com/other"}
+	// fuzzAnnKeys: every annotation Portico reads, under each prefix it
+	// is read with, and some it does not.
+	fuzzAnnKeys = func() []string {
+		keys := []string{"portico.dev/unknown", nginxPrefix + "unknown", nginxPrefix + "enable-modsecurity",
+			legacyClassAnnotation, "example.com/other"}
+		for _, g := range annotationGroups {
+			for _, n := range g.names {
+				keys = append(keys, porticoPrefix+n)
+				if g.nginx {
+					keys = append(keys, nginxPrefix+n)
+				}
+			}
+		}
+		return keys
+	}()
 	fuzzAnnValues = []string{"", "1s", "-5s", "banana", "0", "10", "11", "1g", "2000g", "true", "false", "max-age=1; preload",
 		"h2c", "grpc", "round-robin", "least-request", "portico", "up.test:8080", "evil\r\nX-Injected: 1", "24h1s"}
 	fuzzSecrets = []string{"", "good", "bad", "mismatch", "opaque", "other/good", "absent"}
@@ -349,7 +362,7 @@ func checkOptions(t *testing.T, o *router.Options) {
 // FuzzParseAnnotations: any value for any annotation (and any unknown
 // key) parses without panic into options within their limits; a value that
 // is reported invalid leaves that setting at its default; nothing else
-// than portico.dev/ keys is looked at.
+// than portico.dev/ and nginx.ingress.kubernetes.io/ keys is looked at.
 func FuzzParseAnnotations(f *testing.F) {
 	f.Add(uint8(3), "-5s", uint8(5), "banana", "portico.dev/x")
 	f.Add(uint8(10), "max-age=31536000; includeSubDomains; preload", uint8(7), "up.test:8080", "")
@@ -363,16 +376,16 @@ func FuzzParseAnnotations(f *testing.F) {
 		checkOptions(t, &o.route)
 		ours := 0
 		for k := range ann {
-			if strings.HasPrefix(k, "portico.dev/") {
+			if strings.HasPrefix(k, porticoPrefix) || strings.HasPrefix(k, nginxPrefix) {
 				ours++
 			}
 		}
 		if len(errs) > ours {
-			t.Errorf("%d errors for %d portico.dev/ annotations: %q", len(errs), ours, errs)
+			t.Errorf("%d errors for %d portico.dev/ and nginx.ingress.kubernetes.io/ annotations: %q", len(errs), ours, errs)
 		}
 		def, _ := parseAnnotations(nil)
 		for _, e := range errs {
-			key, ok := strings.CutPrefix(e, "annotation ")
+			key, ok := strings.CutPrefix(e.msg, "annotation ")
 			if !ok {
 				continue // "unknown annotation ... is ignored"
 			}
@@ -381,8 +394,8 @@ func FuzzParseAnnotations(f *testing.F) {
 				t.Errorf("%s reported invalid but set to %v (default %v)", key, get(o), get(def))
 			}
 		}
-		o2, _ := parseAnnotations(ann)
-		if o != o2 {
+		o2, errs2 := parseAnnotations(ann)
+		if !reflect.DeepEqual(o, o2) || !reflect.DeepEqual(errs, errs2) {
 			t.Errorf("parse is not deterministic: %+v vs %+v", o, o2)
 		}
 	})

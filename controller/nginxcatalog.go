@@ -1,0 +1,197 @@
+package controller
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// nginxAnnotations is every annotation ingress-nginx (v1.15) defines, by
+// name without its prefix. Those Portico honours are the annotationGroups
+// marked nginx; for the rest the note says why not, and an Ingress that
+// sets one gets a Warning Event (UnsupportedAnnotation) naming it. The
+// migration guide's table is written from this list
+// (TestMigrationGuideListsEveryAnnotation).
+var nginxAnnotations = map[string]string{
+	"affinity":                                 "",
+	"affinity-canary-behavior":                 "",
+	"affinity-mode":                            "",
+	"allowlist-source-range":                   "",
+	"app-root":                                 "",
+	"auth-always-set-cookie":                   "",
+	"auth-cache-duration":                      "auth responses are not cached: every request asks the auth service",
+	"auth-cache-key":                           "auth responses are not cached: every request asks the auth service",
+	"auth-keepalive":                           "connections to the auth service are always kept alive and pooled",
+	"auth-keepalive-requests":                  "connections to the auth service are always kept alive and pooled",
+	"auth-keepalive-share-vars":                "connections to the auth service are always kept alive and pooled",
+	"auth-keepalive-timeout":                   "connections to the auth service are always kept alive and pooled",
+	"auth-method":                              "",
+	"auth-proxy-set-headers":                   "",
+	"auth-realm":                               "",
+	"auth-request-redirect":                    "",
+	"auth-response-headers":                    "",
+	"auth-secret":                              "",
+	"auth-secret-type":                         "",
+	"auth-signin":                              "",
+	"auth-signin-redirect-param":               "",
+	"auth-snippet":                             "snippets are nginx configuration text; Portico never templates user text into configuration",
+	"auth-tls-error-page":                      "",
+	"auth-tls-match-cn":                        "",
+	"auth-tls-pass-certificate-to-upstream":    "",
+	"auth-tls-secret":                          "",
+	"auth-tls-verify-client":                   "",
+	"auth-tls-verify-depth":                    "",
+	"auth-type":                                "",
+	"auth-url":                                 "",
+	"backend-protocol":                         "",
+	"canary":                                   "",
+	"canary-by-cookie":                         "",
+	"canary-by-header":                         "",
+	"canary-by-header-pattern":                 "",
+	"canary-by-header-value":                   "",
+	"canary-weight":                            "",
+	"canary-weight-total":                      "",
+	"client-body-buffer-size":                  "Portico streams request bodies; it buffers only what a retry needs",
+	"configuration-snippet":                    "",
+	"connection-proxy-header":                  "Portico manages upstream connections itself (keep-alive pools)",
+	"cors-allow-credentials":                   "",
+	"cors-allow-headers":                       "",
+	"cors-allow-methods":                       "",
+	"cors-allow-origin":                        "",
+	"cors-expose-headers":                      "",
+	"cors-max-age":                             "",
+	"custom-headers":                           "",
+	"custom-http-errors":                       "",
+	"default-backend":                          "",
+	"denylist-source-range":                    "",
+	"disable-proxy-intercept-errors":           "",
+	"enable-access-log":                        "",
+	"enable-cors":                              "",
+	"enable-global-auth":                       "",
+	"enable-modsecurity":                       "Portico has no web application firewall; put one behind it",
+	"enable-opentelemetry":                     "",
+	"enable-owasp-core-rules":                  "Portico has no web application firewall; put one behind it",
+	"enable-rewrite-log":                       "nginx debugging output; Portico's access log shows the upstream path",
+	"fastcgi-index":                            "Portico does not speak FastCGI",
+	"fastcgi-params-configmap":                 "Portico does not speak FastCGI",
+	"force-ssl-redirect":                       "",
+	"from-to-www-redirect":                     "",
+	"http2-push-preload":                       "HTTP/2 server push is deprecated and removed from browsers",
+	"limit-allowlist":                          "",
+	"limit-burst-multiplier":                   "",
+	"limit-connections":                        "",
+	"limit-rate":                               "response bandwidth limits are not supported",
+	"limit-rate-after":                         "response bandwidth limits are not supported",
+	"limit-rpm":                                "",
+	"limit-rps":                                "",
+	"limit-whitelist":                          "",
+	"load-balance":                             "",
+	"mirror-host":                              "",
+	"mirror-request-body":                      "",
+	"mirror-target":                            "",
+	"modsecurity-snippet":                      "Portico has no web application firewall; put one behind it",
+	"modsecurity-transaction-id":               "Portico has no web application firewall; put one behind it",
+	"opentelemetry-operation-name":             "",
+	"opentelemetry-trust-incoming-span":        "",
+	"permanent-redirect":                       "",
+	"permanent-redirect-code":                  "",
+	"preserve-trailing-slash":                  "",
+	"proxy-body-size":                          "",
+	"proxy-buffer-size":                        "Portico streams responses; buffer sizes are its own",
+	"proxy-buffering":                          "Portico streams responses; buffer sizes are its own",
+	"proxy-buffers-number":                     "Portico streams responses; buffer sizes are its own",
+	"proxy-busy-buffers-size":                  "Portico streams responses; buffer sizes are its own",
+	"proxy-connect-timeout":                    "",
+	"proxy-cookie-domain":                      "",
+	"proxy-cookie-path":                        "",
+	"proxy-http-version":                       "HTTP/1.1 is always used upstream (HTTP/2 with backend-protocol h2c, grpc or grpcs)",
+	"proxy-max-temp-file-size":                 "Portico streams responses; buffer sizes are its own",
+	"proxy-next-upstream":                      "",
+	"proxy-next-upstream-timeout":              "",
+	"proxy-next-upstream-tries":                "",
+	"proxy-read-timeout":                       "",
+	"proxy-redirect-from":                      "",
+	"proxy-redirect-to":                        "",
+	"proxy-request-buffering":                  "Portico streams request bodies; it buffers only what a retry needs",
+	"proxy-send-timeout":                       "",
+	"proxy-ssl-ciphers":                        "",
+	"proxy-ssl-name":                           "",
+	"proxy-ssl-protocols":                      "",
+	"proxy-ssl-secret":                         "",
+	"proxy-ssl-server-name":                    "",
+	"proxy-ssl-verify":                         "",
+	"proxy-ssl-verify-depth":                   "",
+	"relative-redirects":                       "",
+	"rewrite-target":                           "",
+	"satisfy":                                  "",
+	"server-alias":                             "",
+	"server-snippet":                           "",
+	"service-upstream":                         "",
+	"session-cookie-change-on-failure":         "",
+	"session-cookie-conditional-samesite-none": "",
+	"session-cookie-domain":                    "",
+	"session-cookie-expires":                   "",
+	"session-cookie-max-age":                   "",
+	"session-cookie-name":                      "",
+	"session-cookie-path":                      "",
+	"session-cookie-samesite":                  "",
+	"session-cookie-secure":                    "",
+	"ssl-ciphers":                              "Portico's TLS settings are Go's (TLS 1.2 minimum, modern suites); they are not set per Ingress",
+	"ssl-passthrough":                          "",
+	"ssl-prefer-server-ciphers":                "Portico's TLS settings are Go's (TLS 1.2 minimum, modern suites); they are not set per Ingress",
+	"ssl-redirect":                             "",
+	"stream-snippet":                           "snippets are nginx configuration text; Portico never templates user text into configuration",
+	"temporal-redirect":                        "",
+	"temporal-redirect-code":                   "",
+	"upstream-hash-by":                         "",
+	"upstream-hash-by-subset":                  "",
+	"upstream-hash-by-subset-size":             "",
+	"upstream-vhost":                           "",
+	"use-port-in-redirects":                    "",
+	"use-regex":                                "",
+	"whitelist-source-range":                   "",
+	"x-forwarded-prefix":                       "",
+}
+
+// NginxSupport says what Portico does with an ingress-nginx annotation
+// (name without its prefix): honoured, or not and why.
+type NginxSupport struct {
+	Name      string
+	Known     bool // ingress-nginx defines it
+	Supported bool // Portico honours it
+	Note      string
+}
+
+// NginxAnnotation looks name up.
+func NginxAnnotation(name string) NginxSupport {
+	note, known := nginxAnnotations[name]
+	g := annotationIndex[name]
+	s := NginxSupport{Name: name, Known: known, Supported: g != nil && g.nginx}
+	switch {
+	case s.Supported:
+	case !known:
+		s.Note = "ingress-nginx defines no such annotation"
+	case note == "":
+		s.Note = "not supported yet"
+	default:
+		s.Note = note
+	}
+	return s
+}
+
+// NginxAnnotations lists every annotation ingress-nginx defines, sorted.
+func NginxAnnotations() []NginxSupport {
+	var out []NginxSupport
+	for name := range nginxAnnotations {
+		out = append(out, NginxAnnotation(name))
+	}
+	slices.SortFunc(out, func(a, b NginxSupport) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// nginxUnsupported is the Warning for an ingress-nginx annotation that
+// Portico ignores.
+func nginxUnsupported(name string) string {
+	s := NginxAnnotation(name)
+	return fmt.Sprintf("annotation %s%s is ignored: %s", nginxPrefix, truncate(name, 80), s.Note)
+}
