@@ -2,6 +2,7 @@ package controller
 
 import (
 	"fmt"
+	"net/http"
 	"sort"
 	"strconv"
 	"strings"
@@ -116,6 +117,7 @@ func Compile(s *Snapshot, cfg CompileConfig) Result {
 			defaults = append(defaults, *def)
 		}
 	}
+	routes = c.wwwRedirects(routes, ours)
 	// Every route counts for its Ingress, less those that lose a conflict
 	// below (counting here spares sorting the table's routes).
 	for i := range routes {
@@ -241,6 +243,11 @@ func (c *compiler) ingress(routes []router.Route, ing *networkingv1.Ingress, src
 	}
 	// Two variants of the options: hosts with and without TLS differ only
 	// in whether plain HTTP is redirected.
+	if ar := opts.redirects.appRoot; ar != "" {
+		opts.route.AppRoot = &router.Redirect{Form: router.FormAppRoot, Status: http.StatusFound,
+			Path: &router.PathRewrite{Type: router.ReplaceFullPath, Value: ar}}
+	}
+	filters := opts.routeFilters()
 	plain, secure := opts.route, opts.route
 	plain.SSLRedirect = opts.forceRedirect
 	secure.SSLRedirect = opts.route.SSLRedirect || opts.forceRedirect
@@ -256,7 +263,7 @@ func (c *compiler) ingress(routes []router.Route, ing *networkingv1.Ingress, src
 		if b, err := c.ingressBackend(ing.Namespace, db); err != nil {
 			c.problem(ing, reasonOf(err), "spec.defaultBackend: "+err.Error())
 		} else {
-			def = &router.Route{Path: "/", Type: router.Prefix, Backend: b, Options: &plain, Source: src}
+			def = &router.Route{Path: "/", Type: router.Prefix, Backend: b, Options: &plain, Filters: filters, Source: src}
 			c.checkEndpoints(ing, b)
 		}
 	}
@@ -298,7 +305,7 @@ func (c *compiler) ingress(routes []router.Route, ing *networkingv1.Ingress, src
 			if path == "" {
 				path = "/"
 			}
-			routes = append(routes, router.Route{Host: host, Path: path, Type: typ, Backend: b, Options: o, Source: src})
+			routes = append(routes, router.Route{Host: host, Path: path, Type: typ, Backend: b, Options: o, Filters: filters, Source: src})
 		}
 	}
 	return routes, def

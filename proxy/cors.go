@@ -38,5 +38,7 @@ func (c *call) corsHeaders(h http.Header) {
 	}
 	if o := c.in.Header["Origin"]; len(o) > 0 {
 		cors.Actual(h, o[0])
+	} else if cors.Static {
+		cors.Actual(h, "") // ingress-nginx's "*" answers requests without an Origin too
 	}
 }

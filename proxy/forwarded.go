@@ -2,8 +2,10 @@ package proxy
 
 import (
 	"net"
+	"net/http"
 	"net/http/httputil"
 	"net/netip"
+	"strconv"
 	"strings"
 )
 
@@ -23,6 +25,49 @@ func (f *Forwarded) trusted(ip netip.Addr) bool {
 		}
 	}
 	return false
+}
+
+// peerTrusted reports whether r came from a trusted proxy.
+func (f *Forwarded) peerTrusted(r *http.Request) bool {
+	if len(f.Trusted) == 0 {
+		return false
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && f.trusted(ip.Unmap())
+}
+
+// forwardedHTTPS reports whether a trusted proxy says the client spoke
+// HTTPS to it (X-Forwarded-Proto: https): a plain-HTTP request from a
+// TLS-terminating load balancer must not be redirected to HTTPS, or it
+// loops.
+func (f *Forwarded) forwardedHTTPS(r *http.Request) bool {
+	v := r.Header["X-Forwarded-Proto"]
+	return len(v) > 0 && strings.EqualFold(v[0], "https") && f.peerTrusted(r)
+}
+
+// schemePort is the scheme and port the client used: the listener's, or
+// what a trusted proxy says in X-Forwarded-Proto and X-Forwarded-Port.
+func (f *Forwarded) schemePort(r *http.Request, scheme string, port int) (string, int) {
+	proto, fport := r.Header["X-Forwarded-Proto"], r.Header["X-Forwarded-Port"]
+	if (len(proto) == 0 && len(fport) == 0) || !f.peerTrusted(r) {
+		return scheme, port
+	}
+	if len(proto) > 0 {
+		switch p := strings.ToLower(proto[0]); p {
+		case "http", "https":
+			scheme = p
+		}
+	}
+	if len(fport) > 0 {
+		if n, err := strconv.Atoi(fport[0]); err == nil && n > 0 && n < 65536 {
+			port = n
+		}
+	}
+	return scheme, port
 }
 
 func (f *Forwarded) set(pr *httputil.ProxyRequest, scheme string) {

@@ -241,12 +241,16 @@ func (c *call) serve() {
 		c.fail(http.StatusNotFound, "404 no route")
 		return
 	}
-	if cors := c.cors(); cors != nil && router.IsPreflight(r) {
+	if cors := c.cors(); cors != nil && cors.IsPreflight(r) {
 		c.preflight(cors)
 		return
 	}
 	if f := c.route.Filters; f != nil && f.Redirect != nil {
 		c.redirect(f.Redirect)
+		return
+	}
+	if ar := c.route.Options.AppRoot; ar != nil && c.path == "/" {
+		c.redirect(ar)
 		return
 	}
 	var n uint64
@@ -269,7 +273,7 @@ func (c *call) serve() {
 	}
 	c.proto = backendProtocol(c.backend, c.route.Options.Protocol)
 	o := c.route.Options
-	if p.cfg.Scheme == "http" && o.SSLRedirect {
+	if p.cfg.Scheme == "http" && o.SSLRedirect && !p.cfg.Forwarded.forwardedHTTPS(r) {
 		p.redirectToHTTPS(&c.w, r)
 		return
 	}
@@ -412,7 +416,13 @@ func (c *call) modifyResponse(resp *http.Response) error {
 // redirect answers with the route's redirect filter.
 func (c *call) redirect(rd *router.Redirect) {
 	r := c.in
-	loc := rd.Location(c.p.cfg.Scheme, r.Host, c.p.cfg.Port, c.path, r.URL.RawQuery, c.route.Path)
+	var loc string
+	if rd.Form == router.FormGateway {
+		loc = rd.Location(c.p.cfg.Scheme, r.Host, c.p.cfg.Port, c.path, r.URL.RawQuery, c.route.Path)
+	} else {
+		scheme, port := c.p.cfg.Forwarded.schemePort(r, c.p.cfg.Scheme, c.p.cfg.Port)
+		loc = rd.NginxLocation(scheme, r.Host, port, r.URL.RequestURI())
+	}
 	c.w.Header()["Location"] = []string{loc}
 	c.corsHeaders(c.w.Header())
 	c.status = rd.StatusCode()

@@ -22,6 +22,14 @@ type CORS struct {
 	ExposeHeaders    []string
 	MaxAge           int // seconds; 0 means the spec's default, 5
 	AllowCredentials bool
+	// Static answers as ingress-nginx's enable-cors does, not as the
+	// Gateway API filter: origins are compared as written (case aside,
+	// a "*." label standing for exactly one label, ports as written);
+	// AllowOrigins "*" answers "Access-Control-Allow-Origin: *" on every
+	// response, Origin or not; every response to an allowed origin
+	// carries all the headers, with the lists as written (never echoed);
+	// and any OPTIONS request from an allowed origin is answered 204.
+	Static bool
 }
 
 // DefaultCORSMaxAge is Access-Control-Max-Age when MaxAge is unset: "When
@@ -38,15 +46,48 @@ func IsPreflight(r *http.Request) bool {
 
 // AllowsOrigin reports whether origin is one of AllowOrigins.
 func (c *CORS) AllowsOrigin(origin string) bool {
+	if c.Static && isWildcard(c.AllowOrigins) {
+		return true
+	}
 	if origin == "" {
 		return false
 	}
 	for _, p := range c.AllowOrigins {
-		if originMatches(p, origin) {
+		if c.Static && staticOriginMatches(p, origin) || !c.Static && originMatches(p, origin) {
 			return true
 		}
 	}
 	return false
+}
+
+// IsPreflight reports whether the proxy answers r itself: a CORS
+// preflight request (see IsPreflight), or with Static any OPTIONS request
+// from an allowed origin, as ingress-nginx does.
+func (c *CORS) IsPreflight(r *http.Request) bool {
+	if !c.Static {
+		return IsPreflight(r)
+	}
+	return r.Method == http.MethodOptions && c.AllowsOrigin(r.Header.Get("Origin"))
+}
+
+// staticOriginMatches is ingress-nginx's comparison: the Origin equals the
+// pattern case-insensitively, where the pattern's first "*" stands for one
+// label of letters, digits and dashes.
+func staticOriginMatches(pattern, origin string) bool {
+	before, after, wild := strings.Cut(pattern, "*")
+	if !wild {
+		return strings.EqualFold(pattern, origin)
+	}
+	if len(origin) <= len(before)+len(after) || !strings.EqualFold(origin[:len(before)], before) ||
+		!strings.EqualFold(origin[len(origin)-len(after):], after) {
+		return false
+	}
+	for _, ch := range origin[len(before) : len(origin)-len(after)] {
+		if !('a' <= ch && ch <= 'z' || 'A' <= ch && ch <= 'Z' || '0' <= ch && ch <= '9' || ch == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // Preflight sets the headers of the answer to a preflight request from
@@ -61,6 +102,12 @@ func (c *CORS) AllowsOrigin(origin string) bool {
 // header"); an absent request header means the answer header is omitted.
 func (c *CORS) Preflight(h http.Header, origin, method, headers string) {
 	if !c.AllowsOrigin(origin) {
+		return
+	}
+	if c.Static {
+		c.static(h, origin)
+		h["Content-Type"] = []string{"text/plain charset=UTF-8"}
+		h["Content-Length"] = []string{"0"}
 		return
 	}
 	c.common(h, origin)
@@ -95,6 +142,10 @@ func (c *CORS) Actual(h http.Header, origin string) {
 	if !c.AllowsOrigin(origin) {
 		return
 	}
+	if c.Static {
+		c.static(h, origin)
+		return
+	}
 	c.common(h, origin)
 	h.Add("Vary", "Origin")
 }
@@ -120,6 +171,24 @@ func (c *CORS) common(h http.Header, origin string) {
 	case len(c.ExposeHeaders) > 0:
 		h["Access-Control-Expose-Headers"] = []string{strings.Join(c.ExposeHeaders, ", ")}
 	}
+}
+
+// static sets ingress-nginx's CORS headers: the origin as the client sent
+// it ("*" for a wildcard list), the lists joined as written.
+func (c *CORS) static(h http.Header, origin string) {
+	if isWildcard(c.AllowOrigins) {
+		origin = "*"
+	}
+	h["Access-Control-Allow-Origin"] = []string{origin}
+	if c.AllowCredentials {
+		h["Access-Control-Allow-Credentials"] = []string{"true"}
+	}
+	h["Access-Control-Allow-Methods"] = []string{strings.Join(c.AllowMethods, ", ")}
+	h["Access-Control-Allow-Headers"] = []string{strings.Join(c.AllowHeaders, ",")}
+	if len(c.ExposeHeaders) > 0 {
+		h["Access-Control-Expose-Headers"] = []string{strings.Join(c.ExposeHeaders, ",")}
+	}
+	h["Access-Control-Max-Age"] = []string{strconv.Itoa(c.MaxAge)}
 }
 
 func isWildcard(list []string) bool { return len(list) == 1 && list[0] == "*" }

@@ -118,6 +118,48 @@ type Redirect struct {
 	Port     int          // 0: derived, see Location
 	Path     *PathRewrite // nil keeps the path
 	Status   int          // 301 or 302 (Gateway API), 307, 308; 0 means 302
+	// Form, when not FormGateway, builds the Location as ingress-nginx
+	// does instead (see Form).
+	Form RedirectForm
+	// URL is the Location of FormURL, verbatim.
+	URL string
+}
+
+// RedirectForm is how a redirect's Location is built.
+type RedirectForm uint8
+
+const (
+	// FormGateway: the Gateway API's rules (Location).
+	FormGateway RedirectForm = iota
+	// FormURL: the URL field as it is (ingress-nginx permanent-redirect,
+	// temporal-redirect).
+	FormURL
+	// FormAppRoot: scheme://<Host as the client sent it, port
+	// included><Path.Value>, without the query (ingress-nginx app-root:
+	// "return 302 $scheme://$http_host<app-root>").
+	FormAppRoot
+	// FormWWW: scheme://<Hostname>:<port><request URI less one trailing
+	// "/">, the port always written (ingress-nginx from-to-www-redirect,
+	// ngx_srv_redirect.lua).
+	FormWWW
+)
+
+// NginxLocation builds the Location of a redirect whose Form is not
+// FormGateway, for a request that arrived with scheme on port, Host host
+// and request URI (path and query as sent).
+func (r *Redirect) NginxLocation(scheme, host string, port int, requestURI string) string {
+	switch r.Form {
+	case FormURL:
+		return r.URL
+	case FormAppRoot:
+		p := ""
+		if r.Path != nil {
+			p = r.Path.Value
+		}
+		return scheme + "://" + host + p
+	}
+	requestURI = strings.TrimSuffix(requestURI, "/")
+	return scheme + "://" + r.Hostname + ":" + strconv.Itoa(port) + requestURI
 }
 
 // StatusCode is the redirect's status.

@@ -190,6 +190,10 @@ type Options struct {
 	// Retry, when set, retries answers with its status codes and failed
 	// attempts (Gateway API rule retry); nil keeps NextUpstreamTries.
 	Retry *RetryPolicy
+
+	// AppRoot, when set, answers requests for the path "/" with this
+	// redirect instead of the backend (ingress-nginx app-root).
+	AppRoot *Redirect
 }
 
 // NoTimeout is a timeout that was explicitly turned off.
