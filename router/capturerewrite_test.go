@@ -11,9 +11,9 @@ func TestCaptureRewrite(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		re, target, prefix string // prefix "" for none
-		path                   string
-		want, wantPrefix       string
-		wantOK                 bool
+		path               string
+		want, wantPrefix   string
+		wantOK             bool
 	}{
 		{`(?i)/something(/|$)(.*)`, "/$2", "", "/something/new", "/new", "", false},
 		{`(?i)/something(/|$)(.*)`, "/$2", "", "/something", "/", "", false},
@@ -21,7 +21,7 @@ func TestCaptureRewrite(t *testing.T) {
 		{`(?i)/app`, "/", "", "/APP", "/", "", false},
 		{`(?i)/foo/bar/(.+)`, "/new/backend/$1", "", "/foo/bar/bar", "/new/backend/bar", "", false},
 		{`(?i)/(a)(b)?`, "/$1-$2-$9", "", "/a", "/a--", "", false}, // groups that did not take part or do not exist are empty
-		{`(?i)/(a)`, "/$12", "", "/a", "/a2", "", false},              // one digit: $1, then "2"
+		{`(?i)/(a)`, "/$12", "", "/a", "/a2", "", false},           // one digit: $1, then "2"
 		{`(?i)/x(/.*)`, "$1", "", "/x/y", "/y", "", false},
 		{`(?i)/x(.*)`, "$1", "", "/x", "/", "", false}, // an empty result is "/"
 		{`(?i)/(api)(/.*)`, "$2", "/$1", "/api/v1", "/v1", "/api", true},
