@@ -117,12 +117,14 @@ func regexHosts(ings []*networkingv1.Ingress) map[string]bool {
 	return hosts
 }
 
+// setsRegex is the cheap test that spares parsing most Ingresses twice.
 func setsRegex(ann map[string]string) bool {
-	for _, n := range [...]string{"use-regex", "rewrite-target"} {
-		if _, ok := ann[porticoPrefix+n]; ok {
-			return true
-		}
-		if _, ok := ann[nginxPrefix+n]; ok {
+	if len(ann) == 0 {
+		return false
+	}
+	for _, k := range [...]string{porticoPrefix + "use-regex", nginxPrefix + "use-regex",
+		porticoPrefix + "rewrite-target", nginxPrefix + "rewrite-target"} {
+		if _, ok := ann[k]; ok {
 			return true
 		}
 	}
