@@ -288,7 +288,7 @@ func (c *compiler) ingress(routes []router.Route, ing *networkingv1.Ingress, src
 				continue
 			}
 			regexHost := c.regexHosts[host]
-			if !regexHost && hasRegexChars(p.Path) {
+			if (!regexHost || typ == router.Exact) && hasRegexChars(p.Path) {
 				c.problem(ing, "RegexNotSupported", fmt.Sprintf(
 					"%s: path %q contains regular expression characters; Portico matches paths literally", where(), truncate(p.Path, 64)))
 			}

@@ -136,6 +136,7 @@ func TestCompileRewriteProblems(t *testing.T) {
 		{"regex RE2 cannot compile", ingress("ns", "a", 0, annotate(annRegex, "true"), rule("r.test", "/(?=x)", impl, "svc1", 80)), "InvalidPath", "RE2"},
 		{"regex chars without use-regex", ingress("ns", "a", 0, rule("r.test", "/a.+", impl, "svc1", 80)), "RegexNotSupported", "literally"},
 		{"regex chars with use-regex", ingress("ns", "a", 0, annotate(annRegex, "true"), rule("r.test", "/a.+", impl, "svc1", 80)), "", ""},
+		{"regex chars in an Exact path with use-regex", ingress("ns", "a", 0, annotate(annRegex, "true"), rule("r.test", "/a.+", networkingv1.PathTypeExact, "svc1", 80)), "RegexNotSupported", "literally"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
