@@ -99,6 +99,7 @@ func Compile(s *Snapshot, cfg CompileConfig) Result {
 		}
 	}
 	sort.Slice(ours, func(i, j int) bool { return older(ours[i], ours[j]) })
+	c.regexHosts = regexHosts(ours)
 
 	// One slice for every route of the build, sized up front: with 10k
 	// Ingresses, growing it was a fifth of the build time.
@@ -207,6 +208,8 @@ type compiler struct {
 	lastKey    backendKey
 	acme       map[string]bool // hosts of Ingresses annotated portico.dev/acme
 	problems   []Problem
+	// regexHosts: hosts whose paths are regular expressions (rewrite.go).
+	regexHosts map[string]bool
 	// emptyReported: NoEndpoints already reported (noendpoints.go).
 	emptyReported map[emptyKey]bool
 }
@@ -291,9 +294,33 @@ func (c *compiler) ingress(routes []router.Route, ing *networkingv1.Ingress, src
 				c.problem(ing, "InvalidPath", where()+": "+msg+"; path ignored")
 				continue
 			}
-			if hasRegexChars(p.Path) {
+			regexHost := c.regexHosts[host]
+			if (!regexHost || typ == router.Exact) && hasRegexChars(p.Path) {
 				c.problem(ing, "RegexNotSupported", fmt.Sprintf(
 					"%s: path %q contains regular expression characters; Portico matches paths literally", where(), truncate(p.Path, 64)))
+			}
+			path := pathOrRoot(p.Path)
+			route := router.Route{Host: host, Path: path, Type: typ, Options: o, Filters: filters, Source: src}
+			var err error
+			if opts.rewrite.rewrites(path) {
+				rf, err := opts.rewrite.captureRewrite(path)
+				if err != nil {
+					c.problem(ing, "InvalidPath", where()+": "+invalidRegex(path, err)+"; path ignored")
+					continue
+				}
+				if filters != nil { // the Ingress's own filters, with this path's rewrite
+					f := *filters
+					f.Rewrite = rf.Rewrite
+					rf = &f
+				}
+				route.Filters = rf
+			}
+			var rs []router.Route // the path's routes on a regex host
+			if regexHost && typ != router.Exact {
+				if rs, err = regexRoutes(route, opts.rewrite.regexPath(path), p.PathType); err != nil {
+					c.problem(ing, "InvalidPath", where()+": "+invalidRegex(path, err)+"; path ignored")
+					continue
+				}
 			}
 			b, err := c.ingressBackend(ing.Namespace, &p.Backend)
 			if err != nil {
@@ -301,11 +328,14 @@ func (c *compiler) ingress(routes []router.Route, ing *networkingv1.Ingress, src
 				continue
 			}
 			c.checkEndpoints(ing, b)
-			path := p.Path
-			if path == "" {
-				path = "/"
+			if rs == nil {
+				route.Backend = b
+				routes = append(routes, route)
 			}
-			routes = append(routes, router.Route{Host: host, Path: path, Type: typ, Backend: b, Options: o, Filters: filters, Source: src})
+			for _, r := range rs {
+				r.Backend = b
+				routes = append(routes, r)
+			}
 		}
 	}
 	return routes, def

@@ -54,7 +54,7 @@ var (
 	fuzzHostPool = []string{"", "a.test", "*.a.test", "B.Test", "a.test.", "b.a.test", "bad_host", "*.*.x", "a..b",
 		"*", "-.test", strings.Repeat("x", 64) + ".test", strings.Repeat("a.", 130) + "test", "xn--bcher-kva.test"}
 	fuzzPathPool = []string{"", "/", "/a", "/a/", "/a/b", "/a/../b", "//x", "a", "/a*", "/[0-9]+", "/%2e", "/A",
-		"/a/./b", "/" + strings.Repeat("p", 5000)}
+		"/a/./b", "/" + strings.Repeat("p", 5000), "/a(/|$)(.*)", "/(?=x)", "/(.*)"}
 	fuzzPathTypes = []*networkingv1.PathType{nil, ptr.To(networkingv1.PathTypeExact), ptr.To(networkingv1.PathTypePrefix),
 		ptr.To(networkingv1.PathTypeImplementationSpecific), ptr.To(networkingv1.PathType("Bogus"))}
 	fuzzServices = []string{"web", "api", "missing", "ext"}
@@ -76,7 +76,8 @@ var (
 		return keys
 	}()
 	fuzzAnnValues = []string{"", "1s", "-5s", "banana", "0", "10", "11", "1g", "2000g", "true", "false", "max-age=1; preload",
-		"h2c", "grpc", "round-robin", "least-request", "portico", "up.test:8080", "evil\r\nX-Injected: 1", "24h1s"}
+		"h2c", "grpc", "round-robin", "least-request", "portico", "up.test:8080", "evil\r\nX-Injected: 1", "24h1s",
+		"/", "/$1", "/new/$2", "$1", "/$uri", "https://x.test/$1"}
 	fuzzSecrets = []string{"", "good", "bad", "mismatch", "opaque", "other/good", "absent"}
 	fuzzAddrs   = []string{"10.0.0.1", "10.0.0.2", "fd00::1", "", "not-an-ip"}
 )
@@ -278,8 +279,14 @@ func checkCompiled(t *testing.T, snap *Snapshot, res Result) {
 		if _, msg := checkPath(&p); msg != "" || !strings.HasPrefix(r.Path, "/") {
 			t.Errorf("route with invalid path %q: %s", r.Path, msg)
 		}
-		if r.Type != router.Exact && r.Type != router.Prefix {
+		switch {
+		case r.Type == router.RegexPrefix && r.PathRegex == nil:
+			t.Errorf("regex route %q without its expression", r.Path)
+		case r.Type != router.Exact && r.Type != router.Prefix && r.Type != router.RegexPrefix:
 			t.Errorf("route %q with path type %d", r.Path, r.Type)
+		}
+		if f := r.Filters; f != nil && (f.Rewrite == nil || f.Rewrite.Captures == nil || f.Rewrite.Captures.Regexp == nil) {
+			t.Errorf("route %q with filters other than a rewrite: %+v", r.Path, f)
 		}
 		if r.Backend == nil || r.Backend.ID == "" || r.Options == nil {
 			t.Errorf("route %s%s: backend %v options %v", r.Host, r.Path, r.Backend, r.Options)
@@ -415,4 +422,12 @@ var optionOf = map[string]func(ingressOptions) any{
 	annForceSSLRedirect:  func(o ingressOptions) any { return o.forceRedirect },
 	annHSTS:              func(o ingressOptions) any { return o.route.HSTS },
 	annACME:              func(o ingressOptions) any { return o.acme },
+}
+
+func init() {
+	for _, pre := range []string{porticoPrefix, nginxPrefix} {
+		optionOf[pre+"use-regex"] = func(o ingressOptions) any { return o.rewrite.useRegex }
+		optionOf[pre+"rewrite-target"] = func(o ingressOptions) any { return o.rewrite.target != nil }
+		optionOf[pre+"x-forwarded-prefix"] = func(o ingressOptions) any { return o.rewrite.prefix != nil }
+	}
 }

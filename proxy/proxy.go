@@ -392,6 +392,9 @@ func (c *call) rewrite(pr *httputil.ProxyRequest) {
 	}
 	c.p.cfg.Forwarded.set(pr, c.p.cfg.Scheme)
 	if f != nil {
+		if f.Rewrite != nil && f.Rewrite.Captures != nil {
+			c.captureRewrite(out, f.Rewrite.Captures)
+		}
 		f.RequestHeaders.Apply(out.Header)
 		c.mirror(out)
 	}

@@ -115,6 +115,8 @@ func (t *Table) Explain(host, path string) Explanation {
 		e.Reason = why + "; Exact path " + route.Path + " equals the request path"
 	case route.Type == Regex:
 		e.Reason = why + "; no Exact path matched, and RegularExpression " + route.Path + " is the first to match the whole request path"
+	case route.Type == RegexPrefix:
+		e.Reason = why + "; no Exact path matched, and " + route.Path + " is the longest case-insensitive regular expression to match the start of the request path"
 	default:
 		e.Reason = why + "; Prefix path " + route.Path + " is the longest one that prefixes the request path segment by segment"
 	}

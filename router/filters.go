@@ -233,4 +233,7 @@ func wellKnownPort(scheme string) int {
 type Rewrite struct {
 	Hostname string       // "" keeps the Host
 	Path     *PathRewrite // nil keeps the path
+	// Captures, when set, rewrites the path with an expression's capture
+	// groups (ingress-nginx rewrite-target); it replaces Path.
+	Captures *CaptureRewrite `json:",omitempty"`
 }

@@ -24,9 +24,16 @@ const (
 	// RegularExpression). Regex rules of a host are tried after its Exact
 	// rules and before its Prefix rules, in the order given to New.
 	Regex
+	// RegexPrefix matches when a case-insensitive RE2 expression matches
+	// at the start of the path, whatever follows: ingress-nginx's
+	// location ~* "^path" (use-regex, rewrite-target). PathRegex is
+	// compiled by the translator (see CompileRegexPrefix). A host's
+	// RegexPrefix rules are tried where Regex rules are, longest Path
+	// first (see regexprefix.go).
+	RegexPrefix
 )
 
-var pathTypeNames = [...]string{Prefix: "Prefix", Exact: "Exact", Regex: "RegularExpression"}
+var pathTypeNames = [...]string{Prefix: "Prefix", Exact: "Exact", Regex: "RegularExpression", RegexPrefix: "RegexPrefix"}
 
 func (t PathType) String() string {
 	if int(t) < len(pathTypeNames) {

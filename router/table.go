@@ -32,7 +32,7 @@ type Table struct {
 type pathSet struct {
 	exact  map[string][]*Route
 	prefix map[string][]*Route // keyed without the trailing slash: "/foo/" and "/foo" are one rule, "/" is ""
-	regex  []*Route            // in the order given to New, then by precedes
+	regex  []*Route            // in the order given to New, then by precedes; RegexPrefix longest first
 	// Bounds that let Match skip lookups that cannot hit.
 	exactMaxLen int // longest Exact path
 	prefixDepth int // most segments in a Prefix key ("" 0, "/a" 1, "/a/b" 2)
@@ -89,7 +89,7 @@ func New(routes []Route, def *Route, opts ...Option) (*Table, []Conflict) {
 		var list []*Route
 		key := r.Path
 		switch r.Type {
-		case Regex:
+		case Regex, RegexPrefix:
 			list = ps.regex
 		case Prefix:
 			key = strings.TrimRight(r.Path, "/")
@@ -101,9 +101,13 @@ func New(routes []Route, def *Route, opts ...Option) (*Table, []Conflict) {
 			conflicts = append(conflicts, Conflict{Winner: w, Loser: r})
 			continue
 		}
-		list = insert(list, r)
+		if r.Type == RegexPrefix {
+			list = insertLongestFirst(list, r)
+		} else {
+			list = insert(list, r)
+		}
 		switch r.Type {
-		case Regex:
+		case Regex, RegexPrefix:
 			ps.regex = list
 		case Prefix:
 			ps.prefixMap()[key] = list
@@ -121,7 +125,7 @@ func New(routes []Route, def *Route, opts ...Option) (*Table, []Conflict) {
 // (same regex for Regex routes) and the same conditions.
 func sameRule(list []*Route, r *Route) *Route {
 	for _, w := range list {
-		if (r.Type != Regex || w.Path == r.Path) && sameConditions(&w.Conditions, &r.Conditions) {
+		if (!r.Type.isRegex() || w.Path == r.Path) && sameConditions(&w.Conditions, &r.Conditions) {
 			return w
 		}
 	}
