@@ -53,6 +53,8 @@ type ingressOptions struct {
 	// redirects answer requests instead of a backend (permanent-redirect,
 	// temporal-redirect, app-root, from-to-www-redirect).
 	redirects redirectOptions
+	// canary is set for a canary Ingress (canary: "true"), see canary.go.
+	canary *canaryOptions
 }
 
 // annotations is an Ingress's annotations by name, the prefix resolved:
@@ -94,7 +96,7 @@ type badFunc func(name, why string)
 
 // annotationGroups lists every annotation Portico reads. Each feature
 // adds its group here; names must not repeat (TestAnnotationGroups).
-var annotationGroups = slices.Concat(coreAnnotations, redirectAnnotations, corsAnnotations)
+var annotationGroups = slices.Concat(coreAnnotations, redirectAnnotations, corsAnnotations, canaryAnnotations)
 
 // annotationIndex finds a name's group.
 var annotationIndex = func() map[string]*annotationGroup {

@@ -253,7 +253,13 @@ func (c *call) serve() {
 	if len(c.route.Backends) > 1 {
 		n = rand.Uint64()
 	}
-	wb, ok := c.route.PickWeighted(n)
+	var wb router.WeightedBackend
+	ok := true
+	if cn := c.route.Options.Canary; cn != nil && cn.Chooses(r, rand.Uint64()) {
+		wb.Backend = cn.Backend // ingress-nginx canary (router/canary.go)
+	} else {
+		wb, ok = c.route.PickWeighted(n)
+	}
 	if !ok || wb.Backend == nil {
 		// A split with no weight, or the share of a backend that could
 		// not be resolved: the Gateway API says 500.

@@ -190,6 +190,9 @@ type Options struct {
 	// Retry, when set, retries answers with its status codes and failed
 	// attempts (Gateway API rule retry); nil keeps NextUpstreamTries.
 	Retry *RetryPolicy
+	// Canary, when set, sends some requests to another backend (see
+	// Canary.Chooses); nil for none.
+	Canary *Canary
 }
 
 // NoTimeout is a timeout that was explicitly turned off.
