@@ -76,8 +76,12 @@ func parseCanary(a annotations, o *ingressOptions, bad badFunc) {
 		}
 	}
 	if !enabled {
-		if c.Weight > 0 || c.Header != "" || c.HeaderValue != "" || c.HeaderPattern != nil || c.Cookie != "" {
-			bad("canary", `canary rules are set but canary is not "true"; they are ignored`)
+		// ingress-nginx: "configured but not enabled".
+		for _, n := range []string{"canary-weight", "canary-by-header", "canary-by-header-value", "canary-by-header-pattern", "canary-by-cookie"} {
+			if v, ok := a.get(n); ok && v != "" && v != "0" {
+				bad(n, `canary is not "true"; the canary rules are ignored`)
+				break
+			}
 		}
 		return
 	}
