@@ -1,0 +1,182 @@
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"testing"
+	"time"
+
+	"portico.dev/portico/test/harness"
+)
+
+const ngx = "nginx.ingress.kubernetes.io/"
+
+// TestNginxCanary runs ingress-nginx canary Ingresses through the real
+// binary: a main Ingress routes each host to Service main (answers
+// "main-0"), a canary Ingress of the same host and path names Service
+// canary ("canary-0").
+func TestNginxCanary(t *testing.T) {
+	harness.EnsureIngressClass(t, cp, "portico", false)
+	ns := harness.Namespace(t, cp)
+	_, mb := pods(t, "main", 1)
+	_, cb := pods(t, "canary", 1)
+	for name, b := range map[string]*harness.Backend{"main": mb[0], "canary": cb[0]} {
+		harness.Service(t, cp, ns, name, 80)
+		harness.ApplyEndpointSlice(t, cp, harness.EndpointSliceObject(ns, name, name+"-1", 8080, endpoints(b)...))
+	}
+	ingress := func(name, host, svc string, ann map[string]string) {
+		ing := harness.IngressObject(ns, name, "portico", host, harness.Path("/", prefix, svc, 80))
+		ing.Annotations = ann
+		harness.CreateIngress(t, cp, ing)
+	}
+	canary := func(host string, ann map[string]string) {
+		ann[ngx+"canary"] = "true"
+		ingress(host+"-canary", host, "canary", ann)
+	}
+	hosts := map[string]map[string]string{
+		"header":         {ngx + "canary-by-header": "CanaryByHeader"},
+		"value":          {ngx + "canary-by-header": "CanaryByHeader", ngx + "canary-by-header-value": "DoCanary"},
+		"pattern":        {ngx + "canary-by-header": "CanaryByHeader", ngx + "canary-by-header-pattern": "^Do[A-Z][a-z]+y$"},
+		"valuecookie":    {ngx + "canary-by-header": "CanaryByHeader", ngx + "canary-by-header-value": "DoCanary", ngx + "canary-by-cookie": "CanaryByCookie"},
+		"cookie":         {ngx + "canary-by-cookie": "Canary-By-Cookie"},
+		"weight0":        {ngx + "canary-weight": "0"},
+		"weight100":      {ngx + "canary-weight": "100"},
+		"weighttotal":    {ngx + "canary-weight": "1000", ngx + "canary-weight-total": "1000"},
+		"weight50":       {ngx + "canary-weight": "50"},
+		"weight100of200": {ngx + "canary-weight": "100", ngx + "canary-weight-total": "200"},
+		"all":            {ngx + "canary-by-header": "CanaryByHeader", ngx + "canary-by-cookie": "CanaryByCookie", ngx + "canary-weight": "100"},
+	}
+	for h, ann := range hosts {
+		ingress(h, h+".test", "main", nil)
+		canary(h+".test", ann)
+	}
+	canary("orphan.test", map[string]string{ngx + "canary-weight": "100"})
+
+	p := harness.StartPortico(t, cp)
+	c := p.Client()
+	base := "http://" + p.HTTPAddr
+	get := func(host string, hdr, cookie map[string]string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", base+"/info", nil)
+		req.Host = host
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		for k, v := range cookie {
+			req.AddCookie(&http.Cookie{Name: k, Value: v})
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return resp.StatusCode, resp.Header.Get("X-Backend")
+	}
+	harness.Eventually(t, 10*time.Second, func() error {
+		for h := range hosts {
+			if st, _ := get(h+".test", map[string]string{"CanaryByHeader": "never"}, nil); st != 200 {
+				return fmt.Errorf("%s.test: %d", h, st)
+			}
+		}
+		if st, _ := get("all.test", nil, nil); st != 200 {
+			return fmt.Errorf("all.test: %d", st)
+		}
+		return nil
+	})
+
+	type hv = map[string]string
+	tests := []struct {
+		src, host string
+		header    hv
+		cookie    hv
+		want      string
+	}{
+		// ingress-nginx annotations/canary.go "when canaried by header with no value"
+		{"header with no value: always", "header.test", hv{"CanaryByHeader": "always"}, nil, "canary-0"},
+		{"header with no value: never", "header.test", hv{"CanaryByHeader": "never"}, nil, "main-0"},
+		{"header with no value: anything else", "header.test", hv{"CanaryByHeader": "badheadervalue"}, nil, "main-0"},
+		// ingress-nginx annotations/canary.go "when canaried by header with value"
+		{"header with value: match", "value.test", hv{"CanaryByHeader": "DoCanary"}, nil, "canary-0"},
+		{"header with value: always is not the value", "value.test", hv{"CanaryByHeader": "always"}, nil, "main-0"},
+		{"header with value: never", "value.test", hv{"CanaryByHeader": "never"}, nil, "main-0"},
+		{"header with value: other", "value.test", hv{"CanaryByHeader": "otherheadervalue"}, nil, "main-0"},
+		// ingress-nginx annotations/canary.go "when canaried by header with value and pattern"
+		{"header pattern: match", "pattern.test", hv{"CanaryByHeader": "DoCanary"}, nil, "canary-0"},
+		{"header pattern: case differs", "pattern.test", hv{"CanaryByHeader": "Docanary"}, nil, "main-0"},
+		// ingress-nginx annotations/canary.go "when canaried by header with value and cookie"
+		{"header value mismatch, cookie always", "valuecookie.test", hv{"CanaryByHeader": "otherheadervalue"}, hv{"CanaryByCookie": "always"}, "canary-0"},
+		// ingress-nginx annotations/canary.go "when canaried by cookie" "respects always and never values"
+		{"cookie always", "cookie.test", nil, hv{"Canary-By-Cookie": "always"}, "canary-0"},
+		{"cookie never", "cookie.test", nil, hv{"Canary-By-Cookie": "never"}, "main-0"},
+		{"cookie other", "cookie.test", nil, hv{"Canary-By-Cookie": "badcookievalue"}, "main-0"},
+		// Precedence: header, then cookie, then weight (balancer.lua).
+		{"weight 100 alone", "all.test", nil, nil, "canary-0"},
+		{"header never beats cookie always and weight", "all.test", hv{"CanaryByHeader": "never"}, hv{"CanaryByCookie": "always"}, "main-0"},
+		{"header always beats cookie never", "all.test", hv{"CanaryByHeader": "always"}, hv{"CanaryByCookie": "never"}, "canary-0"},
+		{"header other, cookie never beats weight", "all.test", hv{"CanaryByHeader": "x"}, hv{"CanaryByCookie": "never"}, "main-0"},
+		{"cookie other falls to weight 100", "all.test", nil, hv{"CanaryByCookie": "x"}, "canary-0"},
+	}
+	for _, tt := range tests {
+		if st, got := get(tt.host, tt.header, tt.cookie); st != 200 || got != tt.want {
+			t.Errorf("%s: %s header %v cookie %v = %d from %q, want %q", tt.src, tt.host, tt.header, tt.cookie, st, got, tt.want)
+		}
+	}
+
+	count := func(host string, n int) (canaries int) {
+		for range n {
+			if _, got := get(host, nil, nil); got == "canary-0" {
+				canaries++
+			}
+		}
+		return canaries
+	}
+	// ingress-nginx annotations/canary.go "should route requests only to mainline if canary weight is 0"
+	if n := count("weight0.test", 50); n != 0 {
+		t.Errorf("weight 0: %d of 50 to the canary", n)
+	}
+	// ingress-nginx annotations/canary.go "should route requests only to canary if canary weight is 100"
+	if n := count("weight100.test", 50); n != 50 {
+		t.Errorf("weight 100: %d of 50 to the canary", n)
+	}
+	// ingress-nginx annotations/canary.go "should route requests only to canary if canary weight is equal to canary weight total"
+	if n := count("weighttotal.test", 50); n != 50 {
+		t.Errorf("weight 1000 of 1000: %d of 50 to the canary", n)
+	}
+	// ingress-nginx annotations/canary.go "should route requests split between mainline and canary if canary weight is 50"
+	// and "... if canary weight is 100 and weight total is 200": binomial(400, 1/2),
+	// sigma 10, within 4.5 sigma.
+	for _, h := range []string{"weight50.test", "weight100of200.test"} {
+		n := count(h, 400)
+		t.Logf("%s: %d of 400 to the canary (%.1f sigma)", h, n, math.Abs(float64(n)-200)/10)
+		if n < 155 || n > 245 {
+			t.Errorf("%s: %d of 400 to the canary, want 200±45", h, n)
+		}
+	}
+
+	// ingress-nginx annotations/canary.go "should return 404 status for requests to the canary if no matching ingress is found"
+	if st, _ := get("orphan.test", nil, nil); st != http.StatusNotFound {
+		t.Errorf("canary without main: %d, want 404", st)
+	}
+	harness.Eventually(t, 10*time.Second, func() error {
+		evs, err := eventsFor(ns, "orphan.test-canary")
+		if err != nil {
+			return err
+		}
+		for _, e := range evs {
+			if e.Reason == "CanaryWithoutMain" && e.Type == "Warning" {
+				return nil
+			}
+		}
+		return fmt.Errorf("no CanaryWithoutMain Warning on the orphan canary: %v", evs)
+	})
+	// Canary Ingresses do not conflict with their main Ingress.
+	evs, _ := eventsFor(ns, "header.test-canary")
+	for _, e := range evs {
+		if e.Reason == "RuleConflict" {
+			t.Errorf("canary got %s: %s", e.Reason, e.Message)
+		}
+	}
+}
