@@ -255,7 +255,7 @@ func (c *call) serve() {
 	}
 	var wb router.WeightedBackend
 	ok := true
-	if cn := c.route.Options.Canary; cn != nil && cn.Chooses(r, rand.Uint64()) {
+	if cn := c.route.Options.Canary; cn != nil && c.toCanary(cn) {
 		wb.Backend = cn.Backend // ingress-nginx canary (router/canary.go)
 	} else {
 		wb, ok = c.route.PickWeighted(n)
@@ -299,7 +299,11 @@ func (c *call) serve() {
 			return
 		}
 	}
-	c.ep = p.balancer.pick(c.backend, o.Balance, nil)
+	if o.Affinity != nil {
+		c.ep = c.stickyPick(o.Affinity) // proxy/affinity.go
+	} else {
+		c.ep = p.balancer.pick(c.backend, o.Balance, nil)
+	}
 	if c.ep == nil {
 		c.fail(http.StatusServiceUnavailable, "503 no ready endpoint")
 		return

@@ -193,6 +193,9 @@ type Options struct {
 	// Canary, when set, sends some requests to another backend (see
 	// Canary.Chooses); nil for none.
 	Canary *Canary
+	// Affinity, when set, keeps a client on one endpoint with a cookie;
+	// nil for none.
+	Affinity *Affinity
 }
 
 // NoTimeout is a timeout that was explicitly turned off.
