@@ -88,6 +88,11 @@ func parseAffinity(a annotations, o *ingressOptions, bad badFunc) {
 			bad("session-cookie-samesite", `want "None", "Lax" or "Strict"`)
 		}
 	}
+	// A canary Ingress's affinity-canary-behavior applies to the route it
+	// joins (canaryAnnotations are parsed before this group).
+	if o.canary != nil {
+		o.canary.rules.AffinityLegacy = af.CanaryLegacy
+	}
 	if typ == "cookie" {
 		o.route.Affinity = af
 	}

@@ -13,7 +13,7 @@ import (
 // affinity (not legacy), a cookie set for one of the two keeps the client
 // there, as ingress-nginx balancer.lua is_affinitized does.
 func (c *call) toCanary(cn *router.Canary) bool {
-	if a := c.route.Options.Affinity; a != nil && !a.CanaryLegacy {
+	if a := c.route.Options.Affinity; a != nil && !a.CanaryLegacy && !cn.AffinityLegacy {
 		if ck, err := c.in.Cookie(a.Cookie); err == nil {
 			_, bk, _ := strings.Cut(ck.Value, "|")
 			if main := c.route.Backend; main != nil && bk == router.AffinityBackendKey(main.ID) {

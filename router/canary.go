@@ -24,6 +24,10 @@ type Canary struct {
 	Cookie string
 	// Weight out of Total requests go to the canary (Total is at least 1).
 	Weight, Total uint32
+	// AffinityLegacy: the canary Ingress says affinity-canary-behavior:
+	// legacy, so an affinity cookie does not hold a client on either
+	// backend (see Affinity.CanaryLegacy).
+	AffinityLegacy bool
 }
 
 // Chooses reports whether the request goes to the canary backend; n is a

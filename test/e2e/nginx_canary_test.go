@@ -53,6 +53,12 @@ func TestNginxCanary(t *testing.T) {
 		canary(h+".test", ann)
 	}
 	canary("orphan.test", map[string]string{ngx + "canary-weight": "100"})
+	affinity := map[string]string{ngx + "affinity": "cookie", ngx + "session-cookie-name": "Affinity"}
+	ingress("sticky", "sticky.test", "main", affinity)
+	canary("sticky.test", map[string]string{ngx + "canary-by-header": "ForceCanary", ngx + "canary-by-header-value": "yes", ngx + "canary-weight": "1"})
+	ingress("legacy", "legacy.test", "main", affinity)
+	canary("legacy.test", map[string]string{ngx + "canary-by-header": "ForceCanary", ngx + "canary-by-header-value": "yes",
+		ngx + "canary-weight": "50", ngx + "affinity-canary-behavior": "legacy"})
 
 	p := harness.StartPortico(t, cp)
 	c := p.Client()
@@ -153,6 +159,40 @@ func TestNginxCanary(t *testing.T) {
 		t.Logf("%s: %d of 400 to the canary (%.1f sigma)", h, n, math.Abs(float64(n)-200)/10)
 		if n < 155 || n > 245 {
 			t.Errorf("%s: %d of 400 to the canary, want 200±45", h, n)
+		}
+	}
+
+	// ingress-nginx annotations/canary.go "canary affinity behavior"
+	// "always routes traffic to canary if first request was affinitized to canary (default behavior)"
+	// and "routes traffic to either mainline or canary backend (legacy behavior)".
+	for _, h := range []string{"sticky.test", "legacy.test"} {
+		req, _ := http.NewRequest("GET", base+"/info", nil)
+		req.Host = h
+		req.Header.Set("ForceCanary", "yes")
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		var ck string
+		for _, k := range resp.Cookies() {
+			if k.Name == "Affinity" {
+				ck = k.Value
+			}
+		}
+		if resp.Header.Get("X-Backend") != "canary-0" || ck == "" {
+			t.Fatalf("%s forced to the canary: %q with cookie %q", h, resp.Header.Get("X-Backend"), ck)
+		}
+		seen := map[string]int{}
+		for range 50 {
+			_, got := get(h, nil, map[string]string{"Affinity": ck})
+			seen[got]++
+		}
+		if h == "sticky.test" && seen["canary-0"] != 50 {
+			t.Errorf("sticky: with the canary's cookie, 50 requests went %v, want all to canary-0", seen)
+		}
+		if h == "legacy.test" && (seen["canary-0"] == 0 || seen["main-0"] == 0) {
+			t.Errorf("legacy: with the canary's cookie, 50 requests went %v, want both backends", seen)
 		}
 	}
 
