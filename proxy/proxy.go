@@ -301,6 +301,8 @@ func (c *call) serve() {
 	}
 	if o.Affinity != nil {
 		c.ep = c.stickyPick(o.Affinity) // proxy/affinity.go
+	} else if o.HashBy != nil {
+		c.ep = c.hashPick(o.HashBy) // proxy/hashby.go
 	} else {
 		c.ep = p.balancer.pick(c.backend, o.Balance, nil)
 	}

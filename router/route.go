@@ -196,6 +196,9 @@ type Options struct {
 	// Affinity, when set, keeps a client on one endpoint with a cookie;
 	// nil for none.
 	Affinity *Affinity
+	// HashBy, when set (and Affinity is not), picks the endpoint by a
+	// consistent hash of parts of the request; nil for none.
+	HashBy *HashBy
 }
 
 // NoTimeout is a timeout that was explicitly turned off.
