@@ -146,3 +146,92 @@ func TestNginxAffinity(t *testing.T) {
 	}
 	t.Logf("client stayed on %s for 50 requests, moved to %s when it left", first, moved)
 }
+
+// TestNginxUpstreamHashBy runs upstream-hash-by against three endpoints.
+func TestNginxUpstreamHashBy(t *testing.T) {
+	harness.EnsureIngressClass(t, cp, "portico", false)
+	ns := harness.Namespace(t, cp)
+	_, bs := pods(t, "web", 3)
+	harness.Service(t, cp, ns, "web", 80)
+	harness.ApplyEndpointSlice(t, cp, harness.EndpointSliceObject(ns, "web", "web-1", 8080, endpoints(bs...)...))
+	for h, key := range map[string]string{"uri": "$request_uri", "user": "$http_x_user", "bad": "$request_body"} {
+		ing := harness.IngressObject(ns, h, "portico", h+".test", harness.Path("/", prefix, "web", 80))
+		ing.Annotations = map[string]string{ngx + "upstream-hash-by": key}
+		harness.CreateIngress(t, cp, ing)
+	}
+	p := harness.StartPortico(t, cp)
+	c := p.Client()
+	base := "http://" + p.HTTPAddr
+	get := func(host, path, user string) string {
+		t.Helper()
+		req, _ := http.NewRequest("GET", base+path, nil)
+		req.Host = host
+		if user != "" {
+			req.Header.Set("X-User", user)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return resp.Header.Get("X-Backend")
+	}
+	harness.Eventually(t, 10*time.Second, wantStatus(c, base+"/", "uri.test", 200))
+	harness.Eventually(t, 10*time.Second, wantStatus(c, base+"/", "user.test", 200))
+
+	// ingress-nginx annotations/upstreamhashby.go "should connect to the same pod"
+	seen := map[string]bool{}
+	for range 100 {
+		seen[get("uri.test", "/", "")] = true
+	}
+	if len(seen) != 1 {
+		t.Errorf("$request_uri: 100 requests to / went to %v, want one endpoint", seen)
+	}
+	// Different keys spread; each keeps its endpoint.
+	users := map[string]string{}
+	spread := map[string]bool{}
+	for i := range 30 {
+		u := fmt.Sprintf("user-%d", i)
+		users[u] = get("user.test", "/", u)
+		spread[users[u]] = true
+	}
+	if len(spread) != 3 {
+		t.Errorf("$http_x_user: 30 users went to %v, want all 3 endpoints", spread)
+	}
+	for u, want := range users {
+		if got := get("user.test", "/x", u); got != want {
+			t.Errorf("%s: %q then %q", u, want, got)
+		}
+	}
+	// An endpoint leaves: only its keys move.
+	gone := bs[0].Name
+	harness.ApplyEndpointSlice(t, cp, harness.EndpointSliceObject(ns, "web", "web-1", 8080, endpoints(bs[1:]...)...))
+	harness.Eventually(t, 10*time.Second, func() error {
+		for u, was := range users {
+			if was == gone && get("user.test", "/", u) == gone {
+				return fmt.Errorf("%s still on %s", u, gone)
+			}
+		}
+		return nil
+	})
+	for u, was := range users {
+		if got := get("user.test", "/", u); was != gone && got != was {
+			t.Errorf("%s moved from %s to %s though its endpoint stayed", u, was, got)
+		}
+	}
+	// An unknown variable: InvalidAnnotation, and the route still works.
+	harness.Eventually(t, 10*time.Second, wantStatus(c, base+"/", "bad.test", 200))
+	harness.Eventually(t, 10*time.Second, func() error {
+		evs, err := eventsFor(ns, "bad")
+		if err != nil {
+			return err
+		}
+		for _, e := range evs {
+			if e.Reason == "InvalidAnnotation" && strings.Contains(e.Message, "upstream-hash-by") {
+				return nil
+			}
+		}
+		return fmt.Errorf("no InvalidAnnotation event: %v", evs)
+	})
+}
