@@ -48,6 +48,19 @@ func TestNginxCanary(t *testing.T) {
 		"weight100of200": {ngx + "canary-weight": "100", ngx + "canary-weight-total": "200"},
 		"all":            {ngx + "canary-by-header": "CanaryByHeader", ngx + "canary-by-cookie": "CanaryByCookie", ngx + "canary-weight": "100"},
 	}
+	// traefik e2e/canary_suite_test.go scenarios.
+	for name, ann := range map[string]map[string]string{
+		"t-wt-all":   {ngx + "canary-weight": "100"},
+		"t-wt-none":  {ngx + "canary-weight": "0"},
+		"t-wt-total": {ngx + "canary-weight": "200", ngx + "canary-weight-total": "200"},
+		"t-hdr":      {ngx + "canary-by-header": "X-Canary"},
+		"t-hdr-val":  {ngx + "canary-by-header": "X-Canary", ngx + "canary-by-header-value": "route-to-canary"},
+		"t-hdr-pat":  {ngx + "canary-by-header": "X-Canary", ngx + "canary-by-header-pattern": "^(lab|staging)$"},
+		"t-cookie":   {ngx + "canary-by-cookie": "canary_enabled"},
+		"t-hdr-wt":   {ngx + "canary-by-header": "X-Canary", ngx + "canary-weight": "100"},
+	} {
+		hosts[name] = ann
+	}
 	for h, ann := range hosts {
 		ingress(h, h+".test", "main", nil)
 		canary(h+".test", ann)
@@ -56,6 +69,14 @@ func TestNginxCanary(t *testing.T) {
 	affinity := map[string]string{ngx + "affinity": "cookie", ngx + "session-cookie-name": "Affinity"}
 	ingress("sticky", "sticky.test", "main", affinity)
 	canary("sticky.test", map[string]string{ngx + "canary-by-header": "ForceCanary", ngx + "canary-by-header-value": "yes", ngx + "canary-weight": "1"})
+	for name, behavior := range map[string]string{"t-aff-sticky": "sticky", "t-aff-legacy": "legacy", "t-aff-default": ""} {
+		ingress(name, name+".test", "main", map[string]string{ngx + "affinity": "cookie", ngx + "session-cookie-name": "route"})
+		ann := map[string]string{ngx + "canary-weight": "50"}
+		if behavior != "" {
+			ann[ngx+"affinity-canary-behavior"] = behavior
+		}
+		canary(name+".test", ann)
+	}
 	ingress("legacy", "legacy.test", "main", affinity)
 	canary("legacy.test", map[string]string{ngx + "canary-by-header": "ForceCanary", ngx + "canary-by-header-value": "yes",
 		ngx + "canary-weight": "50", ngx + "affinity-canary-behavior": "legacy"})
@@ -125,6 +146,37 @@ func TestNginxCanary(t *testing.T) {
 		{"header other, cookie never beats weight", "all.test", hv{"CanaryByHeader": "x"}, hv{"CanaryByCookie": "never"}, "main-0"},
 		{"cookie other falls to weight 100", "all.test", nil, hv{"CanaryByCookie": "x"}, "canary-0"},
 	}
+	for _, tt := range []struct {
+		src, host string
+		header    hv
+		cookie    hv
+		want      string
+	}{
+		{"TestWeightAll", "t-wt-all.test", nil, nil, "canary-0"},
+		{"TestWeightNone", "t-wt-none.test", nil, nil, "main-0"},
+		{"TestWeightTotal", "t-wt-total.test", nil, nil, "canary-0"},
+		{"TestHeader always", "t-hdr.test", hv{"X-Canary": "always"}, nil, "canary-0"},
+		{"TestHeader never", "t-hdr.test", hv{"X-Canary": "never"}, nil, "main-0"},
+		{"TestHeader absent", "t-hdr.test", nil, nil, "main-0"},
+		{"TestHeaderValue match", "t-hdr-val.test", hv{"X-Canary": "route-to-canary"}, nil, "canary-0"},
+		{"TestHeaderValue other", "t-hdr-val.test", hv{"X-Canary": "something-else"}, nil, "main-0"},
+		{"TestHeaderValue absent", "t-hdr-val.test", nil, nil, "main-0"},
+		{"TestHeaderPattern LabRoutesToCanary", "t-hdr-pat.test", hv{"X-Canary": "lab"}, nil, "canary-0"},
+		{"TestHeaderPattern StagingRoutesToCanary", "t-hdr-pat.test", hv{"X-Canary": "staging"}, nil, "canary-0"},
+		{"TestHeaderPattern OtherRoutesToProduction", "t-hdr-pat.test", hv{"X-Canary": "other"}, nil, "main-0"},
+		{"TestCookie AlwaysRoutesToCanary", "t-cookie.test", hv{"Cookie": "canary_enabled=always"}, nil, "canary-0"},
+		{"TestCookie NeverRoutesToProduction", "t-cookie.test", hv{"Cookie": "canary_enabled=never"}, nil, "main-0"},
+		{"TestCookie AbsentRoutesToProduction", "t-cookie.test", nil, nil, "main-0"},
+		{"TestCookie MultiCookieRoutesToCanary", "t-cookie.test", hv{"Cookie": "other_cookie=foo; canary_enabled=always"}, nil, "canary-0"},
+		{"TestHeaderWeight AlwaysRoutesToCanary", "t-hdr-wt.test", hv{"X-Canary": "always"}, nil, "canary-0"},
+		{"TestHeaderWeight NeverRoutesToProduction", "t-hdr-wt.test", hv{"X-Canary": "never"}, nil, "main-0"},
+		{"TestHeaderWeight AbsentFallsBackToWeight", "t-hdr-wt.test", nil, nil, "canary-0"},
+	} {
+		// traefik e2e/canary_suite_test.go (the test named in src)
+		if st, got := get(tt.host, tt.header, tt.cookie); st != 200 || got != tt.want {
+			t.Errorf("traefik %s: %s header %v = %d from %q, want %q", tt.src, tt.host, tt.header, st, got, tt.want)
+		}
+	}
 	for _, tt := range tests {
 		if st, got := get(tt.host, tt.header, tt.cookie); st != 200 || got != tt.want {
 			t.Errorf("%s: %s header %v cookie %v = %d from %q, want %q", tt.src, tt.host, tt.header, tt.cookie, st, got, tt.want)
@@ -193,6 +245,36 @@ func TestNginxCanary(t *testing.T) {
 		}
 		if h == "legacy.test" && (seen["canary-0"] == 0 || seen["main-0"] == 0) {
 			t.Errorf("legacy: with the canary's cookie, 50 requests went %v, want both backends", seen)
+		}
+	}
+
+	// traefik e2e/affinitycanary_suite_test.go TestAffinityCanaryStickyReturnsOK,
+	// TestAffinityCanaryStickyPreservesRouting, TestAffinityCanaryLegacyReturnsOK,
+	// TestAffinityCanaryDefaultReturnsOK.
+	for _, h := range []string{"t-aff-sticky.test", "t-aff-legacy.test", "t-aff-default.test"} {
+		req, _ := http.NewRequest("GET", base+"/", nil)
+		req.Host = h
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		var route string
+		for _, k := range resp.Cookies() {
+			if k.Name == "route" {
+				route = k.Value
+			}
+		}
+		if resp.StatusCode != 200 {
+			t.Errorf("traefik %s: %d, want 200", h, resp.StatusCode)
+		}
+		if h != "t-aff-legacy.test" && route == "" {
+			t.Errorf("traefik %s: no route cookie", h)
+		}
+		if h == "t-aff-sticky.test" {
+			if _, again := get(h, nil, map[string]string{"route": route}); again != resp.Header.Get("X-Backend") {
+				t.Errorf("traefik TestAffinityCanaryStickyPreservesRouting: %q then %q", resp.Header.Get("X-Backend"), again)
+			}
 		}
 	}
 
