@@ -77,9 +77,14 @@ func parseCanary(a annotations, o *ingressOptions, bad badFunc) {
 	}
 	if !enabled {
 		// ingress-nginx: "configured but not enabled".
-		for _, n := range []string{"canary-weight", "canary-by-header", "canary-by-header-value", "canary-by-header-pattern", "canary-by-cookie"} {
-			if v, ok := a.get(n); ok && v != "" && v != "0" {
-				bad(n, `canary is not "true"; the canary rules are ignored`)
+		// Only a rule that parsed is named: one problem per annotation.
+		for _, r := range []struct {
+			name string
+			set  bool
+		}{{"canary-weight", c.Weight > 0}, {"canary-by-header", c.Header != ""}, {"canary-by-header-value", c.HeaderValue != ""},
+			{"canary-by-header-pattern", c.HeaderPattern != nil}, {"canary-by-cookie", c.Cookie != ""}} {
+			if r.set {
+				bad(r.name, `canary is not "true"; the canary rules are ignored`)
 				break
 			}
 		}
