@@ -14,7 +14,7 @@ import (
 var affinityAnnotations = []annotationGroup{
 	{names: []string{"affinity", "affinity-mode", "affinity-canary-behavior", "session-cookie-name", "session-cookie-path",
 		"session-cookie-domain", "session-cookie-max-age", "session-cookie-expires", "session-cookie-secure",
-		"session-cookie-samesite"}, nginx: true, parse: parseAffinity},
+		"session-cookie-samesite", "session-cookie-change-on-failure"}, nginx: true, parse: parseAffinity},
 }
 
 // maxCookieAge bounds session-cookie-max-age and -expires (ten years).
@@ -75,6 +75,9 @@ func parseAffinity(a annotations, o *ingressOptions, bad badFunc) {
 	}
 	if b, ok := boolAnnotation(a, "session-cookie-secure", bad); ok {
 		af.Secure = &b
+	}
+	if b, ok := boolAnnotation(a, "session-cookie-change-on-failure", bad); ok {
+		af.ChangeOnFailure = b
 	}
 	if v, ok := a.get("session-cookie-samesite"); ok {
 		switch strings.ToLower(v) {

@@ -55,6 +55,18 @@ func TestAffinityParse(t *testing.T) {
 	}
 }
 
+func TestAffinityChangeOnFailureParse(t *testing.T) {
+	t.Parallel()
+	o, probs := parseAnnotations(map[string]string{nginxPrefix + "affinity": "cookie", nginxPrefix + "session-cookie-change-on-failure": "true"})
+	if o.route.Affinity == nil || !o.route.Affinity.ChangeOnFailure || len(probs) != 0 {
+		t.Errorf("affinity %+v problems %+v", o.route.Affinity, probs)
+	}
+	_, probs = parseAnnotations(map[string]string{nginxPrefix + "affinity": "cookie", nginxPrefix + "session-cookie-change-on-failure": "yes"})
+	if len(probs) != 1 || !strings.Contains(probs[0].msg, "session-cookie-change-on-failure") {
+		t.Errorf("problems %+v", probs)
+	}
+}
+
 func TestAffinityCanaryLegacy(t *testing.T) {
 	t.Parallel()
 	o, _ := parseAnnotations(map[string]string{nginxPrefix + "canary": "true", nginxPrefix + "affinity-canary-behavior": "legacy"})

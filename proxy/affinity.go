@@ -3,6 +3,7 @@ package proxy
 import (
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -47,8 +48,15 @@ func (c *call) stickyPick(a *router.Affinity) *endpoint {
 	if e == nil {
 		return nil
 	}
-	// The attributes of ingress-nginx sticky.lua set_cookie.
-	ck := http.Cookie{Name: a.Cookie, Value: router.AffinityKey(be.ID, e.addr) + "|" + bk,
+	c.setAffinity(a, e)
+	return e
+}
+
+// setAffinity sets the cookie naming endpoint e of c.backend, replacing
+// one set before for an earlier attempt; the attributes are those of
+// ingress-nginx sticky.lua set_cookie.
+func (c *call) setAffinity(a *router.Affinity, e *endpoint) {
+	ck := http.Cookie{Name: a.Cookie, Value: router.AffinityKey(c.backend.ID, e.addr) + "|" + router.AffinityBackendKey(c.backend.ID),
 		Path: a.Path, Domain: a.Domain, MaxAge: a.MaxAge, HttpOnly: true, SameSite: a.SameSite,
 		Secure: c.p.cfg.Scheme == "https"}
 	if ck.Path == "" {
@@ -60,6 +68,7 @@ func (c *call) stickyPick(a *router.Affinity) *endpoint {
 	if a.Expires > 0 {
 		ck.Expires = time.Now().Add(a.Expires)
 	}
-	c.w.Header().Add("Set-Cookie", ck.String())
-	return e
+	h := c.w.Header()
+	h["Set-Cookie"] = slices.DeleteFunc(h["Set-Cookie"], func(v string) bool { return strings.HasPrefix(v, a.Cookie+"=") })
+	h.Add("Set-Cookie", ck.String())
 }

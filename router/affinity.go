@@ -23,6 +23,9 @@ type Affinity struct {
 	// rules decide even for a request whose cookie names one of the two
 	// backends; by default such a request stays with that backend.
 	CanaryLegacy bool
+	// ChangeOnFailure: a retry after a failed attempt replaces the cookie
+	// with one naming the endpoint of the retry.
+	ChangeOnFailure bool
 }
 
 // AffinityKey is what a cookie says of an endpoint of backend b: a hash of
