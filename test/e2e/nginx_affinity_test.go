@@ -31,7 +31,7 @@ func TestNginxAffinity(t *testing.T) {
 	}
 	for h, ann := range sites {
 		ann[ngx+"affinity"] = "cookie"
-		ing := harness.IngressObject(ns, h, "portico", h+".test", harness.Path("/", prefix, "web", 80))
+		ing := harness.IngressObject(ns, h, "portico", h+".affinity.test", harness.Path("/", prefix, "web", 80))
 		ing.Annotations = ann
 		harness.CreateIngress(t, cp, ing)
 	}
@@ -55,7 +55,7 @@ func TestNginxAffinity(t *testing.T) {
 	}
 	harness.Eventually(t, 10*time.Second, func() error {
 		for h := range sites {
-			if st, _, _ := get(h+".test", ""); st != 200 {
+			if st, _, _ := get(h+".affinity.test", ""); st != 200 {
 				return fmt.Errorf("%s.test: %d", h, st)
 			}
 		}
@@ -72,12 +72,12 @@ func TestNginxAffinity(t *testing.T) {
 		}
 	}
 	// ingress-nginx annotations/affinity.go "should set sticky cookie SERVERID"
-	wantIn("should set sticky cookie SERVERID", "sticky.test", "SERVERID=", true)
+	wantIn("should set sticky cookie SERVERID", "sticky.affinity.test", "SERVERID=", true)
 	// ingress-nginx annotations/affinity.go "should set the path to /something on the generated cookie"
-	wantIn("should set the path to /something", "path.test", "Path=/something", true)
+	wantIn("should set the path to /something", "path.affinity.test", "Path=/something", true)
 	// ingress-nginx annotations/affinity.go "should set cookie with expires"
 	expected := time.Now().UTC().Add(172800 * time.Second)
-	sc := setCookie("expires.test")
+	sc := setCookie("expires.affinity.test")
 	if !strings.Contains(sc, "Max-Age=259200") {
 		t.Errorf("should set cookie with expires: %q has no Max-Age=259200", sc)
 	}
@@ -87,24 +87,24 @@ func TestNginxAffinity(t *testing.T) {
 		t.Errorf("should set cookie with expires: %q, want Expires about %s", sc, expected.Format(http.TimeFormat))
 	}
 	// ingress-nginx annotations/affinity.go "should set cookie with domain"
-	wantIn("should set cookie with domain", "domain.test", "Domain=foo.bar", true)
+	wantIn("should set cookie with domain", "domain.affinity.test", "Domain=foo.bar", true)
 	// ingress-nginx annotations/affinity.go "should not set cookie without domain annotation"
-	wantIn("should not set cookie without domain annotation", "nodomain.test", "; Domain", false)
+	wantIn("should not set cookie without domain annotation", "nodomain.affinity.test", "; Domain", false)
 	// ingress-nginx annotations/affinity.go "should set secure in cookie with provided true annotation on http"
-	wantIn("should set secure with true on http", "secure.test", "; Secure", true)
+	wantIn("should set secure with true on http", "secure.affinity.test", "; Secure", true)
 	// ingress-nginx annotations/affinity.go "should not set secure in cookie with provided false annotation on http"
-	wantIn("should not set secure with false on http", "insecure.test", "; Secure", false)
+	wantIn("should not set secure with false on http", "insecure.affinity.test", "; Secure", false)
 	// Defaults: INGRESSCOOKIE, the location's path, HttpOnly (sticky.lua).
-	if sc := setCookie("default.test"); !strings.HasPrefix(sc, "INGRESSCOOKIE=") || !strings.Contains(sc, "Path=/") ||
+	if sc := setCookie("default.affinity.test"); !strings.HasPrefix(sc, "INGRESSCOOKIE=") || !strings.Contains(sc, "Path=/") ||
 		!strings.Contains(sc, "HttpOnly") || strings.Contains(sc, "10.") {
 		t.Errorf("default cookie %q", sc)
 	}
 
 	// A client with the cookie stays on its endpoint for 50 requests.
-	_, first, sc := get("sticky.test", "")
+	_, first, sc := get("sticky.affinity.test", "")
 	cookie, _, _ := strings.Cut(sc, ";")
 	for i := range 50 {
-		st, got, again := get("sticky.test", cookie)
+		st, got, again := get("sticky.affinity.test", cookie)
 		if st != 200 || got != first || again != "" {
 			t.Fatalf("request %d with %s: %d from %q (Set-Cookie %q), want %q and no new cookie", i, cookie, st, got, again, first)
 		}
@@ -112,7 +112,7 @@ func TestNginxAffinity(t *testing.T) {
 	// Without a cookie, requests spread over the three endpoints.
 	seen := map[string]bool{}
 	for range 30 {
-		_, got, _ := get("sticky.test", "")
+		_, got, _ := get("sticky.affinity.test", "")
 		seen[got] = true
 	}
 	if len(seen) != 3 {
@@ -128,7 +128,7 @@ func TestNginxAffinity(t *testing.T) {
 	harness.ApplyEndpointSlice(t, cp, harness.EndpointSliceObject(ns, "web", "web-1", 8080, endpoints(rest...)...))
 	var moved, newCookie string
 	harness.Eventually(t, 10*time.Second, func() error {
-		_, got, sc := get("sticky.test", cookie)
+		_, got, sc := get("sticky.affinity.test", cookie)
 		if got == first || got == "" {
 			return fmt.Errorf("still on %q", got)
 		}
@@ -140,7 +140,7 @@ func TestNginxAffinity(t *testing.T) {
 	}
 	next, _, _ := strings.Cut(newCookie, ";")
 	for i := range 20 {
-		if _, got, _ := get("sticky.test", next); got != moved {
+		if _, got, _ := get("sticky.affinity.test", next); got != moved {
 			t.Fatalf("request %d with the new cookie: %q, want %q", i, got, moved)
 		}
 	}
@@ -155,7 +155,7 @@ func TestNginxUpstreamHashBy(t *testing.T) {
 	harness.Service(t, cp, ns, "web", 80)
 	harness.ApplyEndpointSlice(t, cp, harness.EndpointSliceObject(ns, "web", "web-1", 8080, endpoints(bs...)...))
 	for h, key := range map[string]string{"uri": "$request_uri", "user": "$http_x_user", "bad": "$request_body"} {
-		ing := harness.IngressObject(ns, h, "portico", h+".test", harness.Path("/", prefix, "web", 80))
+		ing := harness.IngressObject(ns, h, "portico", h+".hashby.test", harness.Path("/", prefix, "web", 80))
 		ing.Annotations = map[string]string{ngx + "upstream-hash-by": key}
 		harness.CreateIngress(t, cp, ing)
 	}
@@ -177,13 +177,13 @@ func TestNginxUpstreamHashBy(t *testing.T) {
 		_, _ = io.Copy(io.Discard, resp.Body)
 		return resp.Header.Get("X-Backend")
 	}
-	harness.Eventually(t, 10*time.Second, wantStatus(c, base+"/", "uri.test", 200))
-	harness.Eventually(t, 10*time.Second, wantStatus(c, base+"/", "user.test", 200))
+	harness.Eventually(t, 10*time.Second, wantStatus(c, base+"/", "uri.hashby.test", 200))
+	harness.Eventually(t, 10*time.Second, wantStatus(c, base+"/", "user.hashby.test", 200))
 
 	// ingress-nginx annotations/upstreamhashby.go "should connect to the same pod"
 	seen := map[string]bool{}
 	for range 100 {
-		seen[get("uri.test", "/", "")] = true
+		seen[get("uri.hashby.test", "/", "")] = true
 	}
 	if len(seen) != 1 {
 		t.Errorf("$request_uri: 100 requests to / went to %v, want one endpoint", seen)
@@ -193,14 +193,14 @@ func TestNginxUpstreamHashBy(t *testing.T) {
 	spread := map[string]bool{}
 	for i := range 30 {
 		u := fmt.Sprintf("user-%d", i)
-		users[u] = get("user.test", "/", u)
+		users[u] = get("user.hashby.test", "/", u)
 		spread[users[u]] = true
 	}
 	if len(spread) != 3 {
 		t.Errorf("$http_x_user: 30 users went to %v, want all 3 endpoints", spread)
 	}
 	for u, want := range users {
-		if got := get("user.test", "/x", u); got != want {
+		if got := get("user.hashby.test", "/x", u); got != want {
 			t.Errorf("%s: %q then %q", u, want, got)
 		}
 	}
@@ -209,19 +209,19 @@ func TestNginxUpstreamHashBy(t *testing.T) {
 	harness.ApplyEndpointSlice(t, cp, harness.EndpointSliceObject(ns, "web", "web-1", 8080, endpoints(bs[1:]...)...))
 	harness.Eventually(t, 10*time.Second, func() error {
 		for u, was := range users {
-			if was == gone && get("user.test", "/", u) == gone {
+			if was == gone && get("user.hashby.test", "/", u) == gone {
 				return fmt.Errorf("%s still on %s", u, gone)
 			}
 		}
 		return nil
 	})
 	for u, was := range users {
-		if got := get("user.test", "/", u); was != gone && got != was {
+		if got := get("user.hashby.test", "/", u); was != gone && got != was {
 			t.Errorf("%s moved from %s to %s though its endpoint stayed", u, was, got)
 		}
 	}
 	// An unknown variable: InvalidAnnotation, and the route still works.
-	harness.Eventually(t, 10*time.Second, wantStatus(c, base+"/", "bad.test", 200))
+	harness.Eventually(t, 10*time.Second, wantStatus(c, base+"/", "bad.hashby.test", 200))
 	harness.Eventually(t, 10*time.Second, func() error {
 		evs, err := eventsFor(ns, "bad")
 		if err != nil {

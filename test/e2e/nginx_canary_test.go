@@ -62,23 +62,23 @@ func TestNginxCanary(t *testing.T) {
 		hosts[name] = ann
 	}
 	for h, ann := range hosts {
-		ingress(h, h+".test", "main", nil)
-		canary(h+".test", ann)
+		ingress(h, h+".canary.test", "main", nil)
+		canary(h+".canary.test", ann)
 	}
-	canary("orphan.test", map[string]string{ngx + "canary-weight": "100"})
+	canary("orphan.canary.test", map[string]string{ngx + "canary-weight": "100"})
 	affinity := map[string]string{ngx + "affinity": "cookie", ngx + "session-cookie-name": "Affinity"}
-	ingress("sticky", "sticky.test", "main", affinity)
-	canary("sticky.test", map[string]string{ngx + "canary-by-header": "ForceCanary", ngx + "canary-by-header-value": "yes", ngx + "canary-weight": "1"})
+	ingress("sticky", "sticky.canary.test", "main", affinity)
+	canary("sticky.canary.test", map[string]string{ngx + "canary-by-header": "ForceCanary", ngx + "canary-by-header-value": "yes", ngx + "canary-weight": "1"})
 	for name, behavior := range map[string]string{"t-aff-sticky": "sticky", "t-aff-legacy": "legacy", "t-aff-default": ""} {
-		ingress(name, name+".test", "main", map[string]string{ngx + "affinity": "cookie", ngx + "session-cookie-name": "route"})
+		ingress(name, name+".canary.test", "main", map[string]string{ngx + "affinity": "cookie", ngx + "session-cookie-name": "route"})
 		ann := map[string]string{ngx + "canary-weight": "50"}
 		if behavior != "" {
 			ann[ngx+"affinity-canary-behavior"] = behavior
 		}
-		canary(name+".test", ann)
+		canary(name+".canary.test", ann)
 	}
-	ingress("legacy", "legacy.test", "main", affinity)
-	canary("legacy.test", map[string]string{ngx + "canary-by-header": "ForceCanary", ngx + "canary-by-header-value": "yes",
+	ingress("legacy", "legacy.canary.test", "main", affinity)
+	canary("legacy.canary.test", map[string]string{ngx + "canary-by-header": "ForceCanary", ngx + "canary-by-header-value": "yes",
 		ngx + "canary-weight": "50", ngx + "affinity-canary-behavior": "legacy"})
 
 	p := harness.StartPortico(t, cp)
@@ -104,12 +104,17 @@ func TestNginxCanary(t *testing.T) {
 	}
 	harness.Eventually(t, 10*time.Second, func() error {
 		for h := range hosts {
-			if st, _ := get(h+".test", map[string]string{"CanaryByHeader": "never"}, nil); st != 200 {
+			if st, _ := get(h+".canary.test", map[string]string{"CanaryByHeader": "never"}, nil); st != 200 {
 				return fmt.Errorf("%s.test: %d", h, st)
 			}
 		}
-		if st, _ := get("all.test", nil, nil); st != 200 {
+		if st, _ := get("all.canary.test", nil, nil); st != 200 {
 			return fmt.Errorf("all.test: %d", st)
+		}
+		for _, h := range []string{"sticky.canary.test", "legacy.canary.test", "t-aff-sticky.canary.test", "t-aff-legacy.canary.test", "t-aff-default.canary.test"} {
+			if st, _ := get(h, nil, nil); st != 200 {
+				return fmt.Errorf("%s: %d", h, st)
+			}
 		}
 		return nil
 	})
@@ -122,29 +127,29 @@ func TestNginxCanary(t *testing.T) {
 		want      string
 	}{
 		// ingress-nginx annotations/canary.go "when canaried by header with no value"
-		{"header with no value: always", "header.test", hv{"CanaryByHeader": "always"}, nil, "canary-0"},
-		{"header with no value: never", "header.test", hv{"CanaryByHeader": "never"}, nil, "main-0"},
-		{"header with no value: anything else", "header.test", hv{"CanaryByHeader": "badheadervalue"}, nil, "main-0"},
+		{"header with no value: always", "header.canary.test", hv{"CanaryByHeader": "always"}, nil, "canary-0"},
+		{"header with no value: never", "header.canary.test", hv{"CanaryByHeader": "never"}, nil, "main-0"},
+		{"header with no value: anything else", "header.canary.test", hv{"CanaryByHeader": "badheadervalue"}, nil, "main-0"},
 		// ingress-nginx annotations/canary.go "when canaried by header with value"
-		{"header with value: match", "value.test", hv{"CanaryByHeader": "DoCanary"}, nil, "canary-0"},
-		{"header with value: always is not the value", "value.test", hv{"CanaryByHeader": "always"}, nil, "main-0"},
-		{"header with value: never", "value.test", hv{"CanaryByHeader": "never"}, nil, "main-0"},
-		{"header with value: other", "value.test", hv{"CanaryByHeader": "otherheadervalue"}, nil, "main-0"},
+		{"header with value: match", "value.canary.test", hv{"CanaryByHeader": "DoCanary"}, nil, "canary-0"},
+		{"header with value: always is not the value", "value.canary.test", hv{"CanaryByHeader": "always"}, nil, "main-0"},
+		{"header with value: never", "value.canary.test", hv{"CanaryByHeader": "never"}, nil, "main-0"},
+		{"header with value: other", "value.canary.test", hv{"CanaryByHeader": "otherheadervalue"}, nil, "main-0"},
 		// ingress-nginx annotations/canary.go "when canaried by header with value and pattern"
-		{"header pattern: match", "pattern.test", hv{"CanaryByHeader": "DoCanary"}, nil, "canary-0"},
-		{"header pattern: case differs", "pattern.test", hv{"CanaryByHeader": "Docanary"}, nil, "main-0"},
+		{"header pattern: match", "pattern.canary.test", hv{"CanaryByHeader": "DoCanary"}, nil, "canary-0"},
+		{"header pattern: case differs", "pattern.canary.test", hv{"CanaryByHeader": "Docanary"}, nil, "main-0"},
 		// ingress-nginx annotations/canary.go "when canaried by header with value and cookie"
-		{"header value mismatch, cookie always", "valuecookie.test", hv{"CanaryByHeader": "otherheadervalue"}, hv{"CanaryByCookie": "always"}, "canary-0"},
+		{"header value mismatch, cookie always", "valuecookie.canary.test", hv{"CanaryByHeader": "otherheadervalue"}, hv{"CanaryByCookie": "always"}, "canary-0"},
 		// ingress-nginx annotations/canary.go "when canaried by cookie" "respects always and never values"
-		{"cookie always", "cookie.test", nil, hv{"Canary-By-Cookie": "always"}, "canary-0"},
-		{"cookie never", "cookie.test", nil, hv{"Canary-By-Cookie": "never"}, "main-0"},
-		{"cookie other", "cookie.test", nil, hv{"Canary-By-Cookie": "badcookievalue"}, "main-0"},
+		{"cookie always", "cookie.canary.test", nil, hv{"Canary-By-Cookie": "always"}, "canary-0"},
+		{"cookie never", "cookie.canary.test", nil, hv{"Canary-By-Cookie": "never"}, "main-0"},
+		{"cookie other", "cookie.canary.test", nil, hv{"Canary-By-Cookie": "badcookievalue"}, "main-0"},
 		// Precedence: header, then cookie, then weight (balancer.lua).
-		{"weight 100 alone", "all.test", nil, nil, "canary-0"},
-		{"header never beats cookie always and weight", "all.test", hv{"CanaryByHeader": "never"}, hv{"CanaryByCookie": "always"}, "main-0"},
-		{"header always beats cookie never", "all.test", hv{"CanaryByHeader": "always"}, hv{"CanaryByCookie": "never"}, "canary-0"},
-		{"header other, cookie never beats weight", "all.test", hv{"CanaryByHeader": "x"}, hv{"CanaryByCookie": "never"}, "main-0"},
-		{"cookie other falls to weight 100", "all.test", nil, hv{"CanaryByCookie": "x"}, "canary-0"},
+		{"weight 100 alone", "all.canary.test", nil, nil, "canary-0"},
+		{"header never beats cookie always and weight", "all.canary.test", hv{"CanaryByHeader": "never"}, hv{"CanaryByCookie": "always"}, "main-0"},
+		{"header always beats cookie never", "all.canary.test", hv{"CanaryByHeader": "always"}, hv{"CanaryByCookie": "never"}, "canary-0"},
+		{"header other, cookie never beats weight", "all.canary.test", hv{"CanaryByHeader": "x"}, hv{"CanaryByCookie": "never"}, "main-0"},
+		{"cookie other falls to weight 100", "all.canary.test", nil, hv{"CanaryByCookie": "x"}, "canary-0"},
 	}
 	for _, tt := range []struct {
 		src, host string
@@ -152,25 +157,25 @@ func TestNginxCanary(t *testing.T) {
 		cookie    hv
 		want      string
 	}{
-		{"TestWeightAll", "t-wt-all.test", nil, nil, "canary-0"},
-		{"TestWeightNone", "t-wt-none.test", nil, nil, "main-0"},
-		{"TestWeightTotal", "t-wt-total.test", nil, nil, "canary-0"},
-		{"TestHeader always", "t-hdr.test", hv{"X-Canary": "always"}, nil, "canary-0"},
-		{"TestHeader never", "t-hdr.test", hv{"X-Canary": "never"}, nil, "main-0"},
-		{"TestHeader absent", "t-hdr.test", nil, nil, "main-0"},
-		{"TestHeaderValue match", "t-hdr-val.test", hv{"X-Canary": "route-to-canary"}, nil, "canary-0"},
-		{"TestHeaderValue other", "t-hdr-val.test", hv{"X-Canary": "something-else"}, nil, "main-0"},
-		{"TestHeaderValue absent", "t-hdr-val.test", nil, nil, "main-0"},
-		{"TestHeaderPattern LabRoutesToCanary", "t-hdr-pat.test", hv{"X-Canary": "lab"}, nil, "canary-0"},
-		{"TestHeaderPattern StagingRoutesToCanary", "t-hdr-pat.test", hv{"X-Canary": "staging"}, nil, "canary-0"},
-		{"TestHeaderPattern OtherRoutesToProduction", "t-hdr-pat.test", hv{"X-Canary": "other"}, nil, "main-0"},
-		{"TestCookie AlwaysRoutesToCanary", "t-cookie.test", hv{"Cookie": "canary_enabled=always"}, nil, "canary-0"},
-		{"TestCookie NeverRoutesToProduction", "t-cookie.test", hv{"Cookie": "canary_enabled=never"}, nil, "main-0"},
-		{"TestCookie AbsentRoutesToProduction", "t-cookie.test", nil, nil, "main-0"},
-		{"TestCookie MultiCookieRoutesToCanary", "t-cookie.test", hv{"Cookie": "other_cookie=foo; canary_enabled=always"}, nil, "canary-0"},
-		{"TestHeaderWeight AlwaysRoutesToCanary", "t-hdr-wt.test", hv{"X-Canary": "always"}, nil, "canary-0"},
-		{"TestHeaderWeight NeverRoutesToProduction", "t-hdr-wt.test", hv{"X-Canary": "never"}, nil, "main-0"},
-		{"TestHeaderWeight AbsentFallsBackToWeight", "t-hdr-wt.test", nil, nil, "canary-0"},
+		{"TestWeightAll", "t-wt-all.canary.test", nil, nil, "canary-0"},
+		{"TestWeightNone", "t-wt-none.canary.test", nil, nil, "main-0"},
+		{"TestWeightTotal", "t-wt-total.canary.test", nil, nil, "canary-0"},
+		{"TestHeader always", "t-hdr.canary.test", hv{"X-Canary": "always"}, nil, "canary-0"},
+		{"TestHeader never", "t-hdr.canary.test", hv{"X-Canary": "never"}, nil, "main-0"},
+		{"TestHeader absent", "t-hdr.canary.test", nil, nil, "main-0"},
+		{"TestHeaderValue match", "t-hdr-val.canary.test", hv{"X-Canary": "route-to-canary"}, nil, "canary-0"},
+		{"TestHeaderValue other", "t-hdr-val.canary.test", hv{"X-Canary": "something-else"}, nil, "main-0"},
+		{"TestHeaderValue absent", "t-hdr-val.canary.test", nil, nil, "main-0"},
+		{"TestHeaderPattern LabRoutesToCanary", "t-hdr-pat.canary.test", hv{"X-Canary": "lab"}, nil, "canary-0"},
+		{"TestHeaderPattern StagingRoutesToCanary", "t-hdr-pat.canary.test", hv{"X-Canary": "staging"}, nil, "canary-0"},
+		{"TestHeaderPattern OtherRoutesToProduction", "t-hdr-pat.canary.test", hv{"X-Canary": "other"}, nil, "main-0"},
+		{"TestCookie AlwaysRoutesToCanary", "t-cookie.canary.test", hv{"Cookie": "canary_enabled=always"}, nil, "canary-0"},
+		{"TestCookie NeverRoutesToProduction", "t-cookie.canary.test", hv{"Cookie": "canary_enabled=never"}, nil, "main-0"},
+		{"TestCookie AbsentRoutesToProduction", "t-cookie.canary.test", nil, nil, "main-0"},
+		{"TestCookie MultiCookieRoutesToCanary", "t-cookie.canary.test", hv{"Cookie": "other_cookie=foo; canary_enabled=always"}, nil, "canary-0"},
+		{"TestHeaderWeight AlwaysRoutesToCanary", "t-hdr-wt.canary.test", hv{"X-Canary": "always"}, nil, "canary-0"},
+		{"TestHeaderWeight NeverRoutesToProduction", "t-hdr-wt.canary.test", hv{"X-Canary": "never"}, nil, "main-0"},
+		{"TestHeaderWeight AbsentFallsBackToWeight", "t-hdr-wt.canary.test", nil, nil, "canary-0"},
 	} {
 		// traefik e2e/canary_suite_test.go (the test named in src)
 		if st, got := get(tt.host, tt.header, tt.cookie); st != 200 || got != tt.want {
@@ -192,21 +197,21 @@ func TestNginxCanary(t *testing.T) {
 		return canaries
 	}
 	// ingress-nginx annotations/canary.go "should route requests only to mainline if canary weight is 0"
-	if n := count("weight0.test", 50); n != 0 {
+	if n := count("weight0.canary.test", 50); n != 0 {
 		t.Errorf("weight 0: %d of 50 to the canary", n)
 	}
 	// ingress-nginx annotations/canary.go "should route requests only to canary if canary weight is 100"
-	if n := count("weight100.test", 50); n != 50 {
+	if n := count("weight100.canary.test", 50); n != 50 {
 		t.Errorf("weight 100: %d of 50 to the canary", n)
 	}
 	// ingress-nginx annotations/canary.go "should route requests only to canary if canary weight is equal to canary weight total"
-	if n := count("weighttotal.test", 50); n != 50 {
+	if n := count("weighttotal.canary.test", 50); n != 50 {
 		t.Errorf("weight 1000 of 1000: %d of 50 to the canary", n)
 	}
 	// ingress-nginx annotations/canary.go "should route requests split between mainline and canary if canary weight is 50"
 	// and "... if canary weight is 100 and weight total is 200": binomial(400, 1/2),
 	// sigma 10, within 4.5 sigma.
-	for _, h := range []string{"weight50.test", "weight100of200.test"} {
+	for _, h := range []string{"weight50.canary.test", "weight100of200.canary.test"} {
 		n := count(h, 400)
 		t.Logf("%s: %d of 400 to the canary (%.1f sigma)", h, n, math.Abs(float64(n)-200)/10)
 		if n < 155 || n > 245 {
@@ -217,7 +222,7 @@ func TestNginxCanary(t *testing.T) {
 	// ingress-nginx annotations/canary.go "canary affinity behavior"
 	// "always routes traffic to canary if first request was affinitized to canary (default behavior)"
 	// and "routes traffic to either mainline or canary backend (legacy behavior)".
-	for _, h := range []string{"sticky.test", "legacy.test"} {
+	for _, h := range []string{"sticky.canary.test", "legacy.canary.test"} {
 		req, _ := http.NewRequest("GET", base+"/info", nil)
 		req.Host = h
 		req.Header.Set("ForceCanary", "yes")
@@ -233,17 +238,17 @@ func TestNginxCanary(t *testing.T) {
 			}
 		}
 		if resp.Header.Get("X-Backend") != "canary-0" || ck == "" {
-			t.Fatalf("%s forced to the canary: %q with cookie %q", h, resp.Header.Get("X-Backend"), ck)
+			t.Fatalf("%s forced to the canary: %q with cookie %q (Set-Cookie %q)", h, resp.Header.Get("X-Backend"), ck, resp.Header.Values("Set-Cookie"))
 		}
 		seen := map[string]int{}
 		for range 50 {
 			_, got := get(h, nil, map[string]string{"Affinity": ck})
 			seen[got]++
 		}
-		if h == "sticky.test" && seen["canary-0"] != 50 {
+		if h == "sticky.canary.test" && seen["canary-0"] != 50 {
 			t.Errorf("sticky: with the canary's cookie, 50 requests went %v, want all to canary-0", seen)
 		}
-		if h == "legacy.test" && (seen["canary-0"] == 0 || seen["main-0"] == 0) {
+		if h == "legacy.canary.test" && (seen["canary-0"] == 0 || seen["main-0"] == 0) {
 			t.Errorf("legacy: with the canary's cookie, 50 requests went %v, want both backends", seen)
 		}
 	}
@@ -251,7 +256,7 @@ func TestNginxCanary(t *testing.T) {
 	// traefik e2e/affinitycanary_suite_test.go TestAffinityCanaryStickyReturnsOK,
 	// TestAffinityCanaryStickyPreservesRouting, TestAffinityCanaryLegacyReturnsOK,
 	// TestAffinityCanaryDefaultReturnsOK.
-	for _, h := range []string{"t-aff-sticky.test", "t-aff-legacy.test", "t-aff-default.test"} {
+	for _, h := range []string{"t-aff-sticky.canary.test", "t-aff-legacy.canary.test", "t-aff-default.canary.test"} {
 		req, _ := http.NewRequest("GET", base+"/", nil)
 		req.Host = h
 		resp, err := c.Do(req)
@@ -268,10 +273,10 @@ func TestNginxCanary(t *testing.T) {
 		if resp.StatusCode != 200 {
 			t.Errorf("traefik %s: %d, want 200", h, resp.StatusCode)
 		}
-		if h != "t-aff-legacy.test" && route == "" {
+		if h != "t-aff-legacy.canary.test" && route == "" {
 			t.Errorf("traefik %s: no route cookie", h)
 		}
-		if h == "t-aff-sticky.test" {
+		if h == "t-aff-sticky.canary.test" {
 			if _, again := get(h, nil, map[string]string{"route": route}); again != resp.Header.Get("X-Backend") {
 				t.Errorf("traefik TestAffinityCanaryStickyPreservesRouting: %q then %q", resp.Header.Get("X-Backend"), again)
 			}
@@ -279,11 +284,11 @@ func TestNginxCanary(t *testing.T) {
 	}
 
 	// ingress-nginx annotations/canary.go "should return 404 status for requests to the canary if no matching ingress is found"
-	if st, _ := get("orphan.test", nil, nil); st != http.StatusNotFound {
+	if st, _ := get("orphan.canary.test", nil, nil); st != http.StatusNotFound {
 		t.Errorf("canary without main: %d, want 404", st)
 	}
 	harness.Eventually(t, 10*time.Second, func() error {
-		evs, err := eventsFor(ns, "orphan.test-canary")
+		evs, err := eventsFor(ns, "orphan.canary.test-canary")
 		if err != nil {
 			return err
 		}
@@ -295,7 +300,7 @@ func TestNginxCanary(t *testing.T) {
 		return fmt.Errorf("no CanaryWithoutMain Warning on the orphan canary: %v", evs)
 	})
 	// Canary Ingresses do not conflict with their main Ingress.
-	evs, _ := eventsFor(ns, "header.test-canary")
+	evs, _ := eventsFor(ns, "header.canary.test-canary")
 	for _, e := range evs {
 		if e.Reason == "RuleConflict" {
 			t.Errorf("canary got %s: %s", e.Reason, e.Message)
