@@ -55,6 +55,8 @@ type ingressOptions struct {
 	redirects redirectOptions
 	// rewrite is use-regex, rewrite-target and x-forwarded-prefix.
 	rewrite rewriteOptions
+	// canary is set for a canary Ingress (canary: "true"), see canary.go.
+	canary *canaryOptions
 }
 
 // annotations is an Ingress's annotations by name, the prefix resolved:
@@ -96,7 +98,8 @@ type badFunc func(name, why string)
 
 // annotationGroups lists every annotation Portico reads. Each feature
 // adds its group here; names must not repeat (TestAnnotationGroups).
-var annotationGroups = slices.Concat(coreAnnotations, redirectAnnotations, corsAnnotations, rewriteAnnotations)
+var annotationGroups = slices.Concat(coreAnnotations, redirectAnnotations, corsAnnotations, rewriteAnnotations,
+	canaryAnnotations, affinityAnnotations, hashByAnnotations)
 
 // annotationIndex finds a name's group.
 var annotationIndex = func() map[string]*annotationGroup {

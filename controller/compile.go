@@ -124,6 +124,9 @@ func Compile(s *Snapshot, cfg CompileConfig) Result {
 	for i := range routes {
 		live[bySource[routes[i].Source]]++
 	}
+	for ing, n := range c.mergeCanaries(routes) {
+		live[ing] += n
+	}
 
 	var def *router.Route
 	if len(defaults) > 0 {
@@ -212,6 +215,7 @@ type compiler struct {
 	regexHosts map[string]bool
 	// emptyReported: NoEndpoints already reported (noendpoints.go).
 	emptyReported map[emptyKey]bool
+	canaries      []canaryPath // paths of canary Ingresses (canary.go)
 }
 
 func (c *compiler) problem(ing *networkingv1.Ingress, reason, msg string) {
@@ -224,6 +228,10 @@ func (c *compiler) ingress(routes []router.Route, ing *networkingv1.Ingress, src
 	opts, probs := parseAnnotations(ing.Annotations)
 	for _, p := range probs {
 		c.problem(ing, p.reason, p.msg)
+	}
+	if opts.canary != nil {
+		c.canaryRoutes(ing, opts.canary)
+		return routes, nil
 	}
 	var tlsHosts map[string]bool // a nil map reads as false: no TLS, no allocation
 	for _, t := range ing.Spec.TLS {

@@ -319,6 +319,9 @@ func (c *call) again(base context.Context, req *http.Request, dial bool) bool {
 	c.ep.inflight.Add(-1)
 	next.inflight.Add(1)
 	c.ep = next
+	if a := c.route.Options.Affinity; a != nil && a.ChangeOnFailure {
+		c.setAffinity(a, next) // proxy/affinity.go
+	}
 	if c.replay != nil {
 		b := &trackedBody{c: c, rc: io.NopCloser(bytes.NewReader(c.replay))}
 		c.mu.Lock()

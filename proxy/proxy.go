@@ -257,7 +257,13 @@ func (c *call) serve() {
 	if len(c.route.Backends) > 1 {
 		n = rand.Uint64()
 	}
-	wb, ok := c.route.PickWeighted(n)
+	var wb router.WeightedBackend
+	ok := true
+	if cn := c.route.Options.Canary; cn != nil && c.toCanary(cn) {
+		wb.Backend = cn.Backend // ingress-nginx canary (router/canary.go)
+	} else {
+		wb, ok = c.route.PickWeighted(n)
+	}
 	if !ok || wb.Backend == nil {
 		// A split with no weight, or the share of a backend that could
 		// not be resolved: the Gateway API says 500.
@@ -297,7 +303,13 @@ func (c *call) serve() {
 			return
 		}
 	}
-	c.ep = p.balancer.pick(c.backend, o.Balance, nil)
+	if o.Affinity != nil {
+		c.ep = c.stickyPick(o.Affinity) // proxy/affinity.go
+	} else if o.HashBy != nil {
+		c.ep = c.hashPick(o.HashBy) // proxy/hashby.go
+	} else {
+		c.ep = p.balancer.pick(c.backend, o.Balance, nil)
+	}
 	if c.ep == nil {
 		c.fail(http.StatusServiceUnavailable, "503 no ready endpoint")
 		return

@@ -201,6 +201,15 @@ type Options struct {
 	// AppRoot, when set, answers requests for the path "/" with this
 	// redirect instead of the backend (ingress-nginx app-root).
 	AppRoot *Redirect
+	// Canary, when set, sends some requests to another backend (see
+	// Canary.Chooses); nil for none.
+	Canary *Canary
+	// Affinity, when set, keeps a client on one endpoint with a cookie;
+	// nil for none.
+	Affinity *Affinity
+	// HashBy, when set (and Affinity is not), picks the endpoint by a
+	// consistent hash of parts of the request; nil for none.
+	HashBy *HashBy
 }
 
 // NoTimeout is a timeout that was explicitly turned off.
