@@ -220,6 +220,11 @@ func (c *compiler) ingress(routes []router.Route, ing *networkingv1.Ingress, src
 	for _, p := range probs {
 		c.problem(ing, p.reason, p.msg)
 	}
+	if l := opts.route.Limits; l != nil {
+		// Limits count per Ingress, as ingress-nginx's zones do; a
+		// re-created Ingress starts afresh.
+		l.Zone = src + "/" + string(ing.UID)
+	}
 	var tlsHosts map[string]bool // a nil map reads as false: no TLS, no allocation
 	for _, t := range ing.Spec.TLS {
 		for _, h := range t.Hosts {

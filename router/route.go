@@ -190,6 +190,11 @@ type Options struct {
 	// Retry, when set, retries answers with its status codes and failed
 	// attempts (Gateway API rule retry); nil keeps NextUpstreamTries.
 	Retry *RetryPolicy
+	// Access, when set, admits requests by client address; Limits, when
+	// set, bounds each client address's requests. Both are checked before
+	// any backend work.
+	Access *AccessList
+	Limits *RateLimits
 }
 
 // NoTimeout is a timeout that was explicitly turned off.
