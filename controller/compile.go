@@ -233,6 +233,11 @@ func (c *compiler) ingress(routes []router.Route, ing *networkingv1.Ingress, src
 		c.canaryRoutes(ing, opts.canary)
 		return routes, nil
 	}
+	if l := opts.route.Limits; l != nil {
+		// Limits count per Ingress, as ingress-nginx's zones do; a
+		// re-created Ingress starts afresh.
+		l.Zone = src + "/" + string(ing.UID)
+	}
 	var tlsHosts map[string]bool // a nil map reads as false: no TLS, no allocation
 	for _, t := range ing.Spec.TLS {
 		for _, h := range t.Hosts {

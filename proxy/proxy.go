@@ -91,6 +91,7 @@ type Proxy struct {
 	buffers  *bufferPool
 	log      *accessLog // nil when disabled
 	mirror   *mirrorer
+	zones    zones // per-client limiter state, by Ingress
 
 	// Balancer state of backends and endpoints gone from the table is
 	// dropped in the background, at most every prunePeriod.
@@ -285,6 +286,15 @@ func (c *call) serve() {
 	}
 	if p.cfg.Scheme == "https" && o.HSTS != "" {
 		c.w.Header()["Strict-Transport-Security"] = []string{o.HSTS}
+	}
+	if o.Access != nil || o.Limits != nil {
+		ok, done := c.admit(o)
+		if !ok {
+			return
+		}
+		if done != nil {
+			defer done()
+		}
 	}
 	if o.MaxBodyBytes > 0 {
 		// Refuse early what is declared too big; cap what is not declared.

@@ -210,6 +210,11 @@ type Options struct {
 	// HashBy, when set (and Affinity is not), picks the endpoint by a
 	// consistent hash of parts of the request; nil for none.
 	HashBy *HashBy
+	// Access, when set, admits requests by client address; Limits, when
+	// set, bounds each client address's requests. Both are checked before
+	// any backend work.
+	Access *AccessList
+	Limits *RateLimits
 }
 
 // NoTimeout is a timeout that was explicitly turned off.
