@@ -190,6 +190,8 @@ type Options struct {
 	// Retry, when set, retries answers with its status codes and failed
 	// attempts (Gateway API rule retry); nil keeps NextUpstreamTries.
 	Retry *RetryPolicy
+	// Auth, when set, is checked before a backend is picked.
+	Auth *Auth
 }
 
 // NoTimeout is a timeout that was explicitly turned off.
