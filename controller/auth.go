@@ -144,6 +144,9 @@ func parseURLTemplate(s string) (router.URLTemplate, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
 		return nil, fmt.Errorf("want an http:// or https:// URL with a host")
 	}
+	if h := u.Hostname(); strings.Contains(h, "..") || strings.HasPrefix(h, ".") || strings.HasPrefix(h, "-") {
+		return nil, fmt.Errorf("invalid url host %q", truncate(h, 64))
+	}
 	if strings.ContainsAny(s, " \t\r\n") {
 		return nil, fmt.Errorf("contains white space")
 	}

@@ -35,6 +35,8 @@ func TestExternalAuthAnnotations(t *testing.T) {
 			}, ""},
 		{"unknown variable denies", map[string]string{p + "auth-url": "http://a/$remote_addr"}, func(a *router.Auth) bool { return a.Deny }, "unsupported variable $remote_addr"},
 		{"not a url denies", map[string]string{p + "auth-url": "auth.svc/auth"}, func(a *router.Auth) bool { return a.Deny }, "want an http://"},
+		// ingress-nginx annotations/auth.go "should add error to the config"
+		{"invalid host denies", map[string]string{p + "auth-url": "https://invalid..auth.url"}, func(a *router.Auth) bool { return a.Deny }, "invalid url host"},
 		{"ftp denies", map[string]string{p + "auth-url": "ftp://a/"}, func(a *router.Auth) bool { return a.Deny }, "want an http://"},
 		{"unclosed", map[string]string{p + "auth-url": "http://a/${host"}, func(a *router.Auth) bool { return a.Deny }, "unclosed"},
 		{"bad method denies", map[string]string{p + "auth-url": "http://a/", p + "auth-method": "GE T"}, func(a *router.Auth) bool { return a.Deny }, "auth-method"},

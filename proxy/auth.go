@@ -122,7 +122,7 @@ func (c *call) externalAuth(e *router.ExternalAuth) bool {
 			c.w.Header()["Set-Cookie"] = v
 		}
 		if len(e.Signin) > 0 {
-			c.w.Header()["Location"] = []string{signinURL(e.Signin.Expand(&vals), e.SigninParam, original)}
+			c.w.Header()["Location"] = []string{signinURL(e.Signin.Expand(&vals), e.SigninParam, scheme+"://"+r.Host, uri)}
 			c.status = http.StatusFound
 			c.w.WriteHeader(http.StatusFound)
 			return false
@@ -139,9 +139,10 @@ func (c *call) externalAuth(e *router.ExternalAuth) bool {
 	return false
 }
 
-// signinURL adds param=original to the sign-in URL, unless it has that
-// parameter already (ingress-nginx buildAuthSignURL).
-func signinURL(signin, param, original string) string {
+// signinURL adds param=origin+escaped uri to the sign-in URL, unless it
+// has that parameter already (ingress-nginx buildAuthSignURL and its
+// $scheme://$http_host$escaped_request_uri).
+func signinURL(signin, param, origin, uri string) string {
 	if u, err := url.Parse(signin); err == nil && u.Query().Has(param) {
 		return signin
 	}
@@ -149,5 +150,5 @@ func signinURL(signin, param, original string) string {
 	if strings.Contains(signin, "?") {
 		sep = "&"
 	}
-	return signin + sep + param + "=" + url.QueryEscape(original)
+	return signin + sep + param + "=" + origin + url.QueryEscape(uri)
 }
