@@ -254,6 +254,9 @@ func (c *call) serve() {
 		c.redirect(ar)
 		return
 	}
+	if a := c.route.Options.Auth; a != nil && !c.auth(a) {
+		return
+	}
 	var n uint64
 	if len(c.route.Backends) > 1 {
 		n = rand.Uint64()

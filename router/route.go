@@ -215,6 +215,8 @@ type Options struct {
 	// any backend work.
 	Access *AccessList
 	Limits *RateLimits
+	// Auth, when set, is checked before a backend is picked.
+	Auth *Auth
 }
 
 // NoTimeout is a timeout that was explicitly turned off.
