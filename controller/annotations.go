@@ -99,7 +99,7 @@ type badFunc func(name, why string)
 // annotationGroups lists every annotation Portico reads. Each feature
 // adds its group here; names must not repeat (TestAnnotationGroups).
 var annotationGroups = slices.Concat(coreAnnotations, redirectAnnotations, corsAnnotations, rewriteAnnotations,
-	canaryAnnotations, affinityAnnotations, hashByAnnotations, accessAnnotations, authAnnotations)
+	canaryAnnotations, affinityAnnotations, hashByAnnotations, accessAnnotations, authAnnotations, basicAuthAnnotations)
 
 // annotationIndex finds a name's group.
 var annotationIndex = func() map[string]*annotationGroup {
