@@ -29,7 +29,7 @@ type CORS struct {
 	// response, Origin or not; every response to an allowed origin
 	// carries all the headers, with the lists as written (never echoed);
 	// and any OPTIONS request from an allowed origin is answered 204.
-	Static bool
+	Static bool `json:",omitempty"`
 }
 
 // DefaultCORSMaxAge is Access-Control-Max-Age when MaxAge is unset: "When

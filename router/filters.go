@@ -120,9 +120,9 @@ type Redirect struct {
 	Status   int          // 301 or 302 (Gateway API), 307, 308; 0 means 302
 	// Form, when not FormGateway, builds the Location as ingress-nginx
 	// does instead (see Form).
-	Form RedirectForm
+	Form RedirectForm `json:",omitempty"`
 	// URL is the Location of FormURL, verbatim.
-	URL string
+	URL string `json:",omitempty"`
 }
 
 // RedirectForm is how a redirect's Location is built.
