@@ -68,8 +68,29 @@ type zones struct {
 	m sync.Map // zoneKey → *zone
 }
 
+func keyOf(l *router.RateLimits) zoneKey {
+	return zoneKey{l.Zone, l.RPS, l.BurstRPS, l.RPM, l.BurstRPM, l.Connections}
+}
+
+// keep drops the zones of Ingresses (or limits) that t no longer has; it
+// runs in the background with the balancer's prune.
+func (zs *zones) keep(t *router.Table) {
+	live := make(map[zoneKey]bool)
+	for _, r := range append(t.Routes(), t.Default()) {
+		if r != nil && r.Options != nil && r.Options.Limits != nil {
+			live[keyOf(r.Options.Limits)] = true
+		}
+	}
+	zs.m.Range(func(k, _ any) bool {
+		if !live[k.(zoneKey)] {
+			zs.m.Delete(k)
+		}
+		return true
+	})
+}
+
 func (zs *zones) get(l *router.RateLimits) *zone {
-	k := zoneKey{l.Zone, l.RPS, l.BurstRPS, l.RPM, l.BurstRPM, l.Connections}
+	k := keyOf(l)
 	if z, ok := zs.m.Load(k); ok {
 		return z.(*zone)
 	}

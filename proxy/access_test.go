@@ -137,3 +137,25 @@ func BenchmarkZoneRate(b *testing.B) {
 		z.rate(ip, monotime())
 	}
 }
+
+func TestZonesKeep(t *testing.T) {
+	var zs zones
+	kept := &router.RateLimits{Zone: "ns/a/1", RPS: 1}
+	gone := &router.RateLimits{Zone: "ns/b/2", RPS: 1}
+	za := zs.get(kept)
+	zs.get(gone)
+	tbl, _ := router.New([]router.Route{{Host: "a.test", Path: "/", Backend: &router.Backend{ID: "b"}, Options: &router.Options{Limits: kept}}}, nil)
+	zs.keep(tbl)
+	if zs.get(kept) != za {
+		t.Error("the zone of a live Ingress was replaced")
+	}
+	n := 0
+	zs.m.Range(func(any, any) bool { n++; return true })
+	if n != 1 {
+		t.Errorf("%d zones kept, want 1", n)
+	}
+	same := *kept
+	if zs.get(&same) != za {
+		t.Error("equal limits in a new table get a new zone")
+	}
+}

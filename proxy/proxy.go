@@ -111,6 +111,7 @@ func (p *Proxy) maybePrune(t *router.Table) {
 	}
 	p.pruned.Store(t)
 	p.prune(t.Backends())
+	go p.zones.keep(t)
 }
 
 // maybePruneListeners is maybePrune for a proxy serving listeners: state
