@@ -113,7 +113,10 @@ var annotationIndex = func() map[string]*annotationGroup {
 }()
 
 // annotationProblem is one problem with an Ingress's annotations.
-type annotationProblem struct{ reason, msg string }
+type annotationProblem struct {
+	reason, msg string
+	key         string // the annotation's full name
+}
 
 // parseAnnotations never fails as a whole: an invalid value is reported and
 // that one setting keeps its default, so a typo cannot take a route down.
@@ -137,13 +140,13 @@ func parseAnnotations(ann map[string]string) (ingressOptions, []annotationProble
 		g := annotationIndex[name]
 		switch {
 		case g == nil && nginx:
-			probs = append(probs, annotationProblem{"UnsupportedAnnotation", nginxUnsupported(name)})
+			probs = append(probs, annotationProblem{"UnsupportedAnnotation", nginxUnsupported(name), key})
 			continue
 		case g == nil:
-			probs = append(probs, annotationProblem{"InvalidAnnotation", fmt.Sprintf("unknown annotation %s is ignored", truncate(key, 80))})
+			probs = append(probs, annotationProblem{"InvalidAnnotation", fmt.Sprintf("unknown annotation %s is ignored", truncate(key, 80)), key})
 			continue
 		case nginx && !g.nginx:
-			probs = append(probs, annotationProblem{"UnsupportedAnnotation", nginxUnsupported(name)})
+			probs = append(probs, annotationProblem{"UnsupportedAnnotation", nginxUnsupported(name), key})
 			continue
 		}
 		if _, set := a.vals[name]; set && nginx && !a.nginx[name] {
@@ -160,7 +163,7 @@ func parseAnnotations(ann map[string]string) (ingressOptions, []annotationProble
 	}
 	bad := func(name, why string) {
 		probs = append(probs, annotationProblem{"InvalidAnnotation", fmt.Sprintf("annotation %s: invalid value %q: %s; using the default",
-			a.key(name), truncate(a.vals[name], 64), why)})
+			a.key(name), truncate(a.vals[name], 64), why), a.key(name)})
 	}
 	for i := range annotationGroups {
 		g := &annotationGroups[i]
