@@ -235,3 +235,48 @@ func TestNginxUpstreamHashBy(t *testing.T) {
 		return fmt.Errorf("no InvalidAnnotation event: %v", evs)
 	})
 }
+
+// TestNginxUpstreamHashBySubset: upstream-hash-by-subset against six
+// endpoints.
+func TestNginxUpstreamHashBySubset(t *testing.T) {
+	harness.EnsureIngressClass(t, cp, "portico", false)
+	ns := harness.Namespace(t, cp)
+	_, bs := pods(t, "subset", 6)
+	harness.Service(t, cp, ns, "web", 80)
+	harness.ApplyEndpointSlice(t, cp, harness.EndpointSliceObject(ns, "web", "web-1", 8080, endpoints(bs...)...))
+	for h, ann := range map[string]map[string]string{
+		"one":    {ngx + "upstream-hash-by": "$request_uri"},
+		"subset": {ngx + "upstream-hash-by": "$request_uri", ngx + "upstream-hash-by-subset": "true", ngx + "upstream-hash-by-subset-size": "3"},
+	} {
+		ing := harness.IngressObject(ns, h, "portico", "upstream-hash-by."+h+".test", harness.Path("/", prefix, "web", 80))
+		ing.Annotations = ann
+		harness.CreateIngress(t, cp, ing)
+	}
+	p := harness.StartPortico(t, cp)
+	c := p.Client()
+	base := "http://" + p.HTTPAddr
+	podsSeen := func(host string) map[string]bool {
+		harness.Eventually(t, 10*time.Second, wantStatus(c, base+"/", host, 200))
+		seen := map[string]bool{}
+		for range 100 {
+			req, _ := http.NewRequest("GET", base+"/", nil)
+			req.Host = host
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			seen[resp.Header.Get("X-Backend")] = true
+		}
+		return seen
+	}
+	// ingress-nginx annotations/upstreamhashby.go "should connect to the same pod"
+	if seen := podsSeen("upstream-hash-by.one.test"); len(seen) != 1 {
+		t.Errorf("upstream-hash-by: 100 requests went to %v, want 1 pod", seen)
+	}
+	// ingress-nginx annotations/upstreamhashby.go "should connect to the same subset of pods"
+	if seen := podsSeen("upstream-hash-by.subset.test"); len(seen) != 3 {
+		t.Errorf("upstream-hash-by-subset-size 3: 100 requests went to %v, want 3 pods", seen)
+	}
+}
