@@ -99,7 +99,8 @@ type badFunc func(name, why string)
 // annotationGroups lists every annotation Portico reads. Each feature
 // adds its group here; names must not repeat (TestAnnotationGroups).
 var annotationGroups = slices.Concat(coreAnnotations, redirectAnnotations, corsAnnotations, rewriteAnnotations,
-	canaryAnnotations, affinityAnnotations, hashByAnnotations, accessAnnotations, authAnnotations, basicAuthAnnotations)
+	canaryAnnotations, affinityAnnotations, hashByAnnotations, accessAnnotations, authAnnotations, basicAuthAnnotations,
+	responseRewriteAnnotations, accessLogAnnotations)
 
 // annotationIndex finds a name's group.
 var annotationIndex = func() map[string]*annotationGroup {
@@ -186,14 +187,16 @@ func sortProblems(p []annotationProblem) {
 
 // coreAnnotations are the settings of router.Options.
 var coreAnnotations = []annotationGroup{
-	{names: []string{"load-balance"}, parse: func(a annotations, o *ingressOptions, bad badFunc) {
+	// load-balance takes Portico's names and ingress-nginx's: round_robin,
+	// and ewma (latency-weighted) as least-request, the nearest Portico has.
+	{names: []string{"load-balance"}, nginx: true, parse: func(a annotations, o *ingressOptions, bad badFunc) {
 		switch val, _ := a.get("load-balance"); val {
-		case "round-robin":
+		case "round-robin", "round_robin":
 			o.route.Balance = router.RoundRobin
-		case "least-request":
+		case "least-request", "ewma":
 			o.route.Balance = router.LeastRequest
 		default:
-			bad("load-balance", `want "round-robin" or "least-request"`)
+			bad("load-balance", `want "round-robin" or "least-request" (ingress-nginx: "round_robin" or "ewma"; hashing and stickiness are set with upstream-hash-by and affinity)`)
 		}
 	}},
 	{names: []string{"proxy-next-upstream-tries"}, nginx: true, parse: func(a annotations, o *ingressOptions, bad badFunc) {

@@ -209,4 +209,7 @@ var nginxDiffers = map[string]string{
 	"limit-allowlist":                  "an invalid list is reported and the limits still apply to everyone",
 	"limit-whitelist":                  "an invalid list is reported and the limits still apply to everyone",
 	"proxy-next-upstream-tries":        "0 (no limit) means Portico's maximum number of tries",
+	"load-balance":                     "ewma is served as least-request (fewest requests in flight), not latency-weighted",
+	"proxy-redirect-from":              "literal prefixes only: nginx's regular-expression (~) form and variables are refused",
+	"proxy-cookie-path":                "literal prefixes only: nginx's regular-expression (~) form and variables are refused",
 }

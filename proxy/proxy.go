@@ -432,6 +432,9 @@ func (c *call) rewrite(pr *httputil.ProxyRequest) {
 // modifyResponse applies the route's response header edits and CORS
 // headers to a backend's response.
 func (c *call) modifyResponse(resp *http.Response) error {
+	if rw := c.route.Options.ResponseRewrite; rw != nil {
+		rw.Apply(resp.Header) // proxy-redirect-*, proxy-cookie-*
+	}
 	if f := c.route.Filters; f != nil {
 		f.ResponseHeaders.Apply(resp.Header)
 		c.corsHeaders(resp.Header)

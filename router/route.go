@@ -217,6 +217,12 @@ type Options struct {
 	Limits *RateLimits
 	// Auth, when set, is checked before a backend is picked.
 	Auth *Auth
+	// ResponseRewrite, when set, rewrites the backend's Location, Refresh
+	// and Set-Cookie headers; nil for none.
+	ResponseRewrite *ResponseRewrite `json:",omitempty"`
+	// NoAccessLog leaves the route's requests out of the access log
+	// (ingress-nginx enable-access-log: "false").
+	NoAccessLog bool `json:",omitempty"`
 }
 
 // NoTimeout is a timeout that was explicitly turned off.
