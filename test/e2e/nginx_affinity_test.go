@@ -28,6 +28,7 @@ func TestNginxAffinity(t *testing.T) {
 		"secure":   {ngx + "session-cookie-secure": "true"},
 		"insecure": {ngx + "session-cookie-secure": "false"},
 		"default":  {},
+		"samesite": {ngx + "session-cookie-samesite": "None", ngx + "session-cookie-conditional-samesite-none": "true"},
 	}
 	for h, ann := range sites {
 		ann[ngx+"affinity"] = "cookie"
@@ -69,6 +70,24 @@ func TestNginxAffinity(t *testing.T) {
 		t.Helper()
 		if sc := setCookie(host); strings.Contains(sc, sub) != want {
 			t.Errorf("%s: Set-Cookie %q: contains %q = %v, want %v", src, sc, sub, !want, want)
+		}
+	}
+	// session-cookie-conditional-samesite-none: SameSite=None is left out for
+	// browsers that reject it (ingress-nginx same_site.lua), kept for others.
+	for ua, want := range map[string]bool{
+		"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/59.0.3071.115 Safari/537.36": false,
+		"Mozilla/5.0 (iPhone; CPU iPhone OS 12_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/12.0 Mobile": false,
+		"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36":     true,
+	} {
+		req, _ := http.NewRequest("GET", base+"/", nil)
+		req.Host, req.Header["User-Agent"] = "samesite.affinity.test", []string{ua}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if sc := resp.Header.Get("Set-Cookie"); strings.Contains(sc, "SameSite=None") != want || !strings.Contains(sc, "INGRESSCOOKIE=") {
+			t.Errorf("User-Agent %q: Set-Cookie %q, want SameSite=None %v", ua, sc, want)
 		}
 	}
 	// ingress-nginx annotations/affinity.go "should set sticky cookie SERVERID"
