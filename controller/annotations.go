@@ -252,13 +252,20 @@ var coreAnnotations = []annotationGroup{
 	// are set, upstream-host (after it in this list) wins.
 	{names: []string{"upstream-vhost"}, nginx: true, parse: upstreamHost("upstream-vhost")},
 	{names: []string{"upstream-host"}, parse: upstreamHost("upstream-host")},
-	{names: []string{"ssl-redirect", "force-ssl-redirect"}, nginx: true, parse: func(a annotations, o *ingressOptions, bad badFunc) {
+	{names: []string{"ssl-redirect", "force-ssl-redirect", "preserve-trailing-slash"}, nginx: true, parse: func(a annotations, o *ingressOptions, bad badFunc) {
 		if b, ok := boolAnnotation(a, "ssl-redirect", bad); ok {
 			o.route.SSLRedirect, o.redirectSet = b, true
 		}
 		if b, ok := boolAnnotation(a, "force-ssl-redirect", bad); ok {
 			o.forceRedirect = b
 		}
+		// ingress-nginx drops a trailing "/" from the redirect's Location
+		// unless preserve-trailing-slash; Portico's own redirect keeps the
+		// URI, so the trimming is ingress-nginx's where it is asked for
+		// under its prefix.
+		preserve, _ := boolAnnotation(a, "preserve-trailing-slash", bad)
+		o.route.SSLRedirectTrimSlash = !preserve &&
+			(a.nginx["ssl-redirect"] || a.nginx["force-ssl-redirect"] || a.nginx["preserve-trailing-slash"])
 	}},
 	{names: []string{"acme"}, parse: func(a annotations, o *ingressOptions, bad badFunc) {
 		if b, ok := boolAnnotation(a, "acme", bad); ok {

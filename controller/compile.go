@@ -260,7 +260,7 @@ func (c *compiler) ingress(routes []router.Route, ing *networkingv1.Ingress, src
 	// Two variants of the options: hosts with and without TLS differ only
 	// in whether plain HTTP is redirected.
 	if ar := opts.redirects.appRoot; ar != "" {
-		opts.route.AppRoot = &router.Redirect{Form: router.FormAppRoot, Status: http.StatusFound,
+		opts.route.AppRoot = &router.Redirect{Form: opts.redirects.appRootForm, Status: http.StatusFound,
 			Path: &router.PathRewrite{Type: router.ReplaceFullPath, Value: ar}}
 	}
 	filters := opts.routeFilters()

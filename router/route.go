@@ -184,6 +184,10 @@ type Options struct {
 	UpstreamHost      string // "" keeps the client's Host
 	SSLRedirect       bool   // redirect plain HTTP to HTTPS with 308
 	HSTS              string // Strict-Transport-Security value, "" for none
+	// SSLRedirectTrimSlash drops one trailing "/" of the request URI from
+	// the SSL redirect's Location, as ingress-nginx does unless
+	// preserve-trailing-slash (lua_ingress.lua).
+	SSLRedirectTrimSlash bool `json:",omitempty"`
 
 	// RequestTimeout bounds the whole request, every attempt and the
 	// response body included; when it passes the client gets 504 (or, once
