@@ -57,6 +57,8 @@ type ingressOptions struct {
 	rewrite rewriteOptions
 	// canary is set for a canary Ingress (canary: "true"), see canary.go.
 	canary *canaryOptions
+	// proxySSL is proxy-ssl-*: TLS to the Ingress's HTTPS backends.
+	proxySSL *proxySSLOptions
 }
 
 // annotations is an Ingress's annotations by name, the prefix resolved:
@@ -100,7 +102,7 @@ type badFunc func(name, why string)
 // adds its group here; names must not repeat (TestAnnotationGroups).
 var annotationGroups = slices.Concat(coreAnnotations, redirectAnnotations, corsAnnotations, rewriteAnnotations,
 	canaryAnnotations, affinityAnnotations, hashByAnnotations, accessAnnotations, authAnnotations, basicAuthAnnotations,
-	responseRewriteAnnotations, accessLogAnnotations)
+	responseRewriteAnnotations, accessLogAnnotations, proxySSLAnnotations)
 
 // annotationIndex finds a name's group.
 var annotationIndex = func() map[string]*annotationGroup {

@@ -264,6 +264,10 @@ func (c *compiler) ingress(routes []router.Route, ing *networkingv1.Ingress, src
 			Path: &router.PathRewrite{Type: router.ReplaceFullPath, Value: ar}}
 	}
 	filters := opts.routeFilters()
+	var btls *router.BackendTLS // proxy-ssl-*
+	if opts.proxySSL != nil {
+		btls = c.backendTLS(ing, opts.proxySSL)
+	}
 	plain, secure := opts.route, opts.route
 	plain.SSLRedirect = opts.forceRedirect
 	secure.SSLRedirect = opts.route.SSLRedirect || opts.forceRedirect
@@ -279,6 +283,7 @@ func (c *compiler) ingress(routes []router.Route, ing *networkingv1.Ingress, src
 		if b, err := c.ingressBackend(ing.Namespace, db); err != nil {
 			c.problem(ing, reasonOf(err), "spec.defaultBackend: "+err.Error())
 		} else {
+			b = withBackendTLS(b, btls, opts.route.Protocol)
 			def = &router.Route{Path: "/", Type: router.Prefix, Backend: b, Options: &plain, Filters: filters, Source: src}
 			c.checkEndpoints(ing, b)
 		}
@@ -341,6 +346,7 @@ func (c *compiler) ingress(routes []router.Route, ing *networkingv1.Ingress, src
 				continue
 			}
 			c.checkEndpoints(ing, b)
+			b = withBackendTLS(b, btls, opts.route.Protocol)
 			if rs == nil {
 				route.Backend = b
 				routes = append(routes, route)

@@ -114,7 +114,7 @@ var nginxAnnotations = map[string]string{
 	"proxy-redirect-to":                        "",
 	"proxy-request-buffering":                  "Portico streams request bodies; it buffers only what a retry needs",
 	"proxy-send-timeout":                       "",
-	"proxy-ssl-ciphers":                        "",
+	"proxy-ssl-ciphers":                        "Go chooses the cipher suites (modern AEAD suites only); OpenSSL cipher strings are not applied",
 	"proxy-ssl-name":                           "",
 	"proxy-ssl-protocols":                      "",
 	"proxy-ssl-secret":                         "",
@@ -200,6 +200,9 @@ func nginxUnsupported(name string) string {
 // differs from ingress-nginx's where it does (docs/annotations.md has the
 // detail). The migration guide and `portico nginx-check` show it.
 var nginxDiffers = map[string]string{
+	"proxy-ssl-name":                   "without it the name checked is the Service's cluster DNS name <service>.<namespace>.svc (ingress-nginx checks its internal upstream name, which no certificate carries)",
+	"proxy-ssl-protocols":              "TLSv1 and TLSv1.1 are left out: Portico speaks TLS 1.2 or later",
+	"proxy-ssl-secret":                 "an unusable Secret makes the Ingress's HTTPS backends answer 500 (ingress-nginx: 503); a Secret of type kubernetes.io/tls is read",
 	"use-regex":                        "regular expressions are RE2 (no look-arounds or back-references), not PCRE; Exact paths on a regex host stay exact",
 	"rewrite-target":                   "only $1 to $9 are expanded; a target that is an absolute URL or uses another nginx variable is refused",
 	"canary-by-header-pattern":         "RE2 syntax, not PCRE; an expression RE2 refuses is reported when the Ingress is read",
