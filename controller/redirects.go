@@ -42,7 +42,7 @@ var appRootRE = regexp.MustCompile(`^/?[\-._~a-zA-Z0-9/$:]*$`)
 const appRootArgs = "$is_args$args"
 
 var redirectAnnotations = []annotationGroup{
-	{names: []string{"permanent-redirect", "permanent-redirect-code", "temporal-redirect", "temporal-redirect-code"},
+	{names: []string{"permanent-redirect", "permanent-redirect-code", "temporal-redirect", "temporal-redirect-code", "relative-redirects"},
 		nginx: true, parse: parseRedirect},
 	{names: []string{"app-root"}, nginx: true, parse: func(a annotations, o *ingressOptions, bad badFunc) {
 		v, _ := a.get("app-root")
@@ -76,7 +76,13 @@ func parseRedirect(a annotations, o *ingressOptions, bad badFunc) {
 		if !ok || target == "" {
 			continue
 		}
-		if msg := checkRedirectURL(target); msg != "" {
+		form := router.FormURL
+		if strings.HasPrefix(target, "/") && k.name == "permanent-redirect" && redirectURLRE.MatchString(target) {
+			// ingress-nginx checks only temporal-redirect for a scheme:
+			// "return 301 /path" is made absolute by nginx, or kept as
+			// it is with relative-redirects.
+			form = router.FormPath
+		} else if msg := checkRedirectURL(target); msg != "" {
 			bad(k.name, msg)
 			continue
 		}
@@ -92,7 +98,12 @@ func parseRedirect(a annotations, o *ingressOptions, bad badFunc) {
 				code = n
 			}
 		}
-		o.redirects.redirect = &router.Redirect{Form: router.FormURL, URL: target, Status: code}
+		o.redirects.redirect = &router.Redirect{Form: form, URL: target, Status: code}
+		if form == router.FormPath {
+			o.redirects.redirect.Relative, _ = boolAnnotation(a, "relative-redirects", bad)
+		} else if _, set := a.get("relative-redirects"); set {
+			boolAnnotation(a, "relative-redirects", bad) // checked; nothing else Portico answers is relative
+		}
 		return
 	}
 }

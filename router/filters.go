@@ -121,8 +121,11 @@ type Redirect struct {
 	// Form, when not FormGateway, builds the Location as ingress-nginx
 	// does instead (see Form).
 	Form RedirectForm `json:",omitempty"`
-	// URL is the Location of FormURL, verbatim.
+	// URL is the Location of FormURL, verbatim, or the path of FormPath.
 	URL string `json:",omitempty"`
+	// Relative: FormPath answers with the path alone (ingress-nginx
+	// relative-redirects, nginx "absolute_redirect off").
+	Relative bool `json:",omitempty"`
 }
 
 // RedirectForm is how a redirect's Location is built.
@@ -146,6 +149,11 @@ const (
 	// query when it has one (an app-root ending in nginx's
 	// "$is_args$args").
 	FormAppRootArgs
+	// FormPath: URL is a path; the Location is scheme://<Host without
+	// its port><URL>, as nginx makes "return 301 /path" absolute
+	// (ingress-nginx sets port_in_redirect off), or URL alone when
+	// Relative.
+	FormPath
 )
 
 // NginxLocation builds the Location of a redirect whose Form is not
@@ -155,6 +163,17 @@ func (r *Redirect) NginxLocation(scheme, host string, port int, requestURI strin
 	switch r.Form {
 	case FormURL:
 		return r.URL
+	case FormPath:
+		if r.Relative {
+			return r.URL
+		}
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+			if strings.Contains(h, ":") {
+				host = "[" + h + "]"
+			}
+		}
+		return scheme + "://" + host + r.URL
 	case FormAppRoot, FormAppRootArgs:
 		p := ""
 		if r.Path != nil {

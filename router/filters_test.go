@@ -114,6 +114,9 @@ func TestNginxLocation(t *testing.T) {
 		{"app-root $is_args$args, empty query", Redirect{Form: FormAppRootArgs, Path: root}, "http", "a.test", 80, "/?", "http://a.test/login"},
 		{"app-root $is_args$args, query", Redirect{Form: FormAppRootArgs, Path: root}, "http", "a.test", 80, "/?foo=bar&baz=qux",
 			"http://a.test/login?foo=bar&baz=qux"},
+		{"path made absolute, Host's port dropped", Redirect{Form: FormPath, URL: "/new"}, "http", "a.test:8080", 8080, "/x", "http://a.test/new"},
+		{"path made absolute, IPv6 Host", Redirect{Form: FormPath, URL: "/new"}, "https", "[2001:db8::1]:8443", 8443, "/x", "https://[2001:db8::1]/new"},
+		{"path, relative", Redirect{Form: FormPath, URL: "/new", Relative: true}, "http", "a.test", 80, "/x", "/new"},
 		{"www: port always, one trailing slash dropped", Redirect{Form: FormWWW, Hostname: "b.test"}, "http", "www.b.test", 80, "/", "http://b.test:80"},
 		{"www: path kept", Redirect{Form: FormWWW, Hostname: "b.test"}, "https", "www.b.test", 443, "/some/path", "https://b.test:443/some/path"},
 	}

@@ -159,6 +159,12 @@ func TestNginxRedirect(t *testing.T) {
 	pathIng("redirect", "redirect", "/something", map[string]string{nginxAnn + "permanent-redirect": "http://redirect.example.com"})
 	pathIng("redirect-code", "redirect-code", "/something", map[string]string{nginxAnn + "permanent-redirect": "http://redirect.example.com",
 		nginxAnn + "permanent-redirect-code": "302"})
+	// ingress-nginx annotations/relativeredirects.go (its one host,
+	// rr.foo.com, is two here: the two tests run one after the other there)
+	pathIng("rr-abs", "rr-abs.foo.com", "/something", map[string]string{nginxAnn + "permanent-redirect": "/new-location",
+		nginxAnn + "relative-redirects": "false"})
+	pathIng("rr", "rr.foo.com", "/something", map[string]string{nginxAnn + "permanent-redirect": "/new-location",
+		nginxAnn + "relative-redirects": "true"})
 	// ingress-nginx annotations/approot.go
 	ing("approot", "approot.bar.com", map[string]string{nginxAnn + "app-root": "/foo"})
 	// ingress-nginx annotations/fromtowwwredirect.go
@@ -193,6 +199,10 @@ func TestNginxRedirect(t *testing.T) {
 				host: "redirect", path: "/something", status: perm, want: loc("http://redirect.example.com")},
 			{src: `ingress-nginx annotations/redirect.go "should respond with a custom redirect code"`,
 				host: "redirect-code", path: "/something", status: temp, want: loc("http://redirect.example.com")},
+			{src: `ingress-nginx annotations/relativeredirects.go "should respond with absolute URL in Location"`,
+				host: "rr-abs.foo.com", path: "/something", status: perm, want: loc("http://rr-abs.foo.com/new-location")},
+			{src: `ingress-nginx annotations/relativeredirects.go "should respond with relative URL in Location"`,
+				host: "rr.foo.com", path: "/something", status: perm, want: loc("/new-location")},
 			{src: `ingress-nginx annotations/approot.go "should redirect to /foo"`,
 				host: "approot.bar.com", path: "/", status: temp, want: loc("http://approot.bar.com/foo")},
 			{src: `ingress-nginx annotations/fromtowwwredirect.go "should redirect from www HTTP to HTTP"`,
