@@ -33,6 +33,10 @@ type CompileConfig struct {
 	DefaultBackend *ServiceRef           // --default-backend-service; nil for none
 	DefaultCert    *types.NamespacedName // --default-ssl-certificate; nil for the generated one
 	HSTS           string                // Strict-Transport-Security for TLS hosts whose Ingress sets none
+	// SnippetsDisabled ignores (and reports) configuration-snippet and
+	// server-snippet annotations: ingress-nginx's allow-snippet-annotations
+	// "false". The zero value allows them (controller/snippet.go).
+	SnippetsDisabled bool
 	certs          *certCache            // set by the Controller; nil parses every time
 }
 
@@ -87,7 +91,7 @@ type Result struct {
 // is skipped and reported; the rest of it, and every other Ingress, go live.
 func Compile(s *Snapshot, cfg CompileConfig) Result {
 	c := compiler{snap: s, backends: make(map[backendKey]*router.Backend, len(s.Services)), certs: cfg.certs, hsts: cfg.HSTS,
-		badSecrets: make(map[types.NamespacedName]bool), acme: make(map[string]bool)}
+		badSecrets: make(map[types.NamespacedName]bool), acme: make(map[string]bool), noSnippets: cfg.SnippetsDisabled}
 	if c.certs == nil {
 		c.certs = newCertCache(nil)
 	}
@@ -100,6 +104,9 @@ func Compile(s *Snapshot, cfg CompileConfig) Result {
 	}
 	sort.Slice(ours, func(i, j int) bool { return older(ours[i], ours[j]) })
 	c.regexHosts = regexHosts(ours)
+	if !c.noSnippets {
+		c.serverSnippets = c.hostSnippets(ours)
+	}
 
 	// One slice for every route of the build, sized up front: with 10k
 	// Ingresses, growing it was a fifth of the build time.
@@ -216,6 +223,10 @@ type compiler struct {
 	// emptyReported: NoEndpoints already reported (noendpoints.go).
 	emptyReported map[emptyKey]bool
 	canaries      []canaryPath // paths of canary Ingresses (canary.go)
+	// noSnippets: CompileConfig.SnippetsDisabled; serverSnippets: each
+	// host's server-snippet (snippet.go).
+	noSnippets     bool
+	serverSnippets map[string]*hostSnippet
 }
 
 func (c *compiler) problem(ing *networkingv1.Ingress, reason, msg string) {
@@ -264,6 +275,14 @@ func (c *compiler) ingress(routes []router.Route, ing *networkingv1.Ingress, src
 			Path: &router.PathRewrite{Type: router.ReplaceFullPath, Value: ar}}
 	}
 	filters := opts.routeFilters()
+	if opts.snippets != nil && c.noSnippets {
+		c.problem(ing, "InvalidAnnotation", "configuration-snippet and server-snippet are ignored: snippet annotations are disabled (allow-snippet-annotations)")
+		opts.snippets = nil
+	}
+	var snippetCache map[string]*router.Filters
+	if opts.snippets != nil || c.serverSnippets != nil {
+		snippetCache = make(map[string]*router.Filters, 1)
+	}
 	plain, secure := opts.route, opts.route
 	plain.SSLRedirect = opts.forceRedirect
 	secure.SSLRedirect = opts.route.SSLRedirect || opts.forceRedirect
@@ -279,7 +298,8 @@ func (c *compiler) ingress(routes []router.Route, ing *networkingv1.Ingress, src
 		if b, err := c.ingressBackend(ing.Namespace, db); err != nil {
 			c.problem(ing, reasonOf(err), "spec.defaultBackend: "+err.Error())
 		} else {
-			def = &router.Route{Path: "/", Type: router.Prefix, Backend: b, Options: &plain, Filters: filters, Source: src}
+			def = &router.Route{Path: "/", Type: router.Prefix, Backend: b, Options: &plain,
+				Filters: c.snippetFilters(filters, "", opts.snippets, snippetCache), Source: src}
 			c.checkEndpoints(ing, b)
 		}
 	}
@@ -297,6 +317,7 @@ func (c *compiler) ingress(routes []router.Route, ing *networkingv1.Ingress, src
 		if tlsHosts[host] {
 			o = &secure
 		}
+		filters := c.snippetFilters(filters, host, opts.snippets, snippetCache)
 		for j := range rule.HTTP.Paths {
 			p := &rule.HTTP.Paths[j]
 			// Only built for a message: formatting it for every path was

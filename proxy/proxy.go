@@ -250,6 +250,9 @@ func (c *call) serve() {
 	if f := c.route.Filters; f != nil && f.Redirect != nil {
 		c.redirect(f.Redirect)
 		return
+	} else if f != nil && f.Snippet != nil && f.Snippet.Return != nil {
+		c.snippetReturn(f.Snippet.Return) // proxy/snippet.go
+		return
 	}
 	if ar := c.route.Options.AppRoot; ar != nil && c.path == "/" {
 		c.redirect(ar)
@@ -433,7 +436,11 @@ func (c *call) rewrite(pr *httputil.ProxyRequest) {
 // headers to a backend's response.
 func (c *call) modifyResponse(resp *http.Response) error {
 	if f := c.route.Filters; f != nil {
-		f.ResponseHeaders.Apply(resp.Header)
+		if s := f.Snippet; s != nil {
+			s.ApplyResponse(resp.Header, resp.StatusCode, &f.ResponseHeaders)
+		} else {
+			f.ResponseHeaders.Apply(resp.Header)
+		}
 		c.corsHeaders(resp.Header)
 	}
 	if bf := c.bfilters; bf != nil {
@@ -453,6 +460,7 @@ func (c *call) redirect(rd *router.Redirect) {
 		loc = rd.NginxLocation(scheme, r.Host, port, r.URL.RequestURI())
 	}
 	c.w.Header()["Location"] = []string{loc}
+	c.snippetHeaders(c.w.Header(), rd.StatusCode())
 	c.corsHeaders(c.w.Header())
 	c.status = rd.StatusCode()
 	c.w.WriteHeader(c.status)
