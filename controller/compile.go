@@ -37,7 +37,7 @@ type CompileConfig struct {
 	// server-snippet annotations: ingress-nginx's allow-snippet-annotations
 	// "false". The zero value allows them (controller/snippet.go).
 	SnippetsDisabled bool
-	certs          *certCache            // set by the Controller; nil parses every time
+	certs            *certCache // set by the Controller; nil parses every time
 }
 
 // ServiceRef names a Service port: "namespace/name:port".

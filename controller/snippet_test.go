@@ -134,7 +134,7 @@ func TestApplySnippets(t *testing.T) {
 	}{
 		{name: "set then clear, clear then set: the last wins",
 			location: `more_set_headers "X-To-Clear: v"; more_clear_headers X-To-Clear; more_clear_headers X-Back; more_set_headers "X-Back: again";`,
-			want: router.Filters{ResponseHeaders: router.HeaderEdits{Set: hf("X-Back", "again"), Remove: []string{"X-To-Clear"}}, Snippet: &router.SnippetRules{}}},
+			want:     router.Filters{ResponseHeaders: router.HeaderEdits{Set: hf("X-Back", "again"), Remove: []string{"X-To-Clear"}}, Snippet: &router.SnippetRules{}}},
 		{name: "wildcard clears earlier sets and the backend's, not later sets",
 			location: `more_set_headers "X-Wild-One: w1" "X-Other: o"; more_clear_headers "X-Wild-*"; more_set_headers "X-Wild-Three: w3";`,
 			want: router.Filters{ResponseHeaders: router.HeaderEdits{Set: hf("X-Other", "o", "X-Wild-Three", "w3")},
