@@ -27,7 +27,7 @@ const (
 )
 
 // snippetDirectives lists the directives Portico runs, for messages.
-const snippetDirectives = "add_header, more_set_headers, more_clear_headers, proxy_set_header, return"
+const snippetDirectives = "add_header, more_set_headers, more_clear_headers, more_set_input_headers, more_clear_input_headers, proxy_set_header, return"
 
 // directive is one nginx directive: its name and arguments, quotes and
 // escapes resolved, and the line it starts on (from 1).
@@ -190,7 +190,8 @@ const (
 	opSetResponse   snippetOpKind = iota // more_set_headers "Name: Value"
 	opClearResponse                      // more_clear_headers Name, or more_set_headers "Name:"; Name may end in "*"
 	opAddResponse                        // add_header Name Value [always]
-	opSetRequest                         // proxy_set_header Name Value ("" removes)
+	opSetRequest                         // proxy_set_header Name Value, more_set_input_headers "Name: Value" ("" removes)
+	opClearRequest                       // more_clear_input_headers Name; Name may end in "*"
 	opReturn                             // return code [text|URL]
 )
 
@@ -246,38 +247,48 @@ func snippetOps(d directive) ([]snippetOp, error) {
 			return nil, nil // nginx adds nothing for an empty value
 		}
 		return []snippetOp{{kind: opAddResponse, name: http.CanonicalHeaderKey(d.Args[0]), value: d.Args[1], always: len(d.Args) == 3}}, nil
-	case "more_set_headers":
+	case "more_set_headers", "more_set_input_headers":
 		if len(d.Args) == 0 {
-			return nil, fmt.Errorf(`want more_set_headers "NAME: VALUE" ...`)
+			return nil, fmt.Errorf(`want %s "NAME: VALUE" ...`, d.Name)
+		}
+		response := d.Name == "more_set_headers"
+		set, clear := opSetResponse, opClearResponse
+		if !response {
+			set, clear = opSetRequest, opClearRequest
 		}
 		var ops []snippetOp
 		for _, a := range d.Args {
 			if strings.HasPrefix(a, "-") {
-				return nil, fmt.Errorf("option %q is not supported (neither -s, -t nor -a)", truncate(a, 16))
+				return nil, fmt.Errorf("option %q is not supported (no -s, -t, -a or -r)", truncate(a, 16))
 			}
 			name, value, _ := strings.Cut(a, ":")
 			name, value = strings.TrimSpace(name), strings.TrimSpace(value)
-			if err := checkHeader(name, value, true); err != nil {
+			if err := checkHeader(name, value, response); err != nil {
 				return nil, err
 			}
 			if value == "" { // "Name:" and "Name" clear the header (headers-more)
-				ops = append(ops, snippetOp{kind: opClearResponse, name: http.CanonicalHeaderKey(name)})
+				ops = append(ops, snippetOp{kind: clear, name: http.CanonicalHeaderKey(name)})
 				continue
 			}
-			ops = append(ops, snippetOp{kind: opSetResponse, name: http.CanonicalHeaderKey(name), value: value})
+			ops = append(ops, snippetOp{kind: set, name: http.CanonicalHeaderKey(name), value: value})
 		}
 		return ops, nil
-	case "more_clear_headers":
+	case "more_clear_headers", "more_clear_input_headers":
 		if len(d.Args) == 0 {
-			return nil, fmt.Errorf(`want more_clear_headers NAME ...`)
+			return nil, fmt.Errorf(`want %s NAME ...`, d.Name)
+		}
+		response := d.Name == "more_clear_headers"
+		kind := opClearResponse
+		if !response {
+			kind = opClearRequest
 		}
 		var ops []snippetOp
 		for _, a := range d.Args {
 			if strings.HasPrefix(a, "-") {
-				return nil, fmt.Errorf("option %q is not supported (neither -s nor -t)", truncate(a, 16))
+				return nil, fmt.Errorf("option %q is not supported (no -s or -t)", truncate(a, 16))
 			}
 			name, _ := strings.CutSuffix(a, "*")
-			if err := checkHeader(name, "", true); err != nil {
+			if err := checkHeader(name, "", response); err != nil {
 				return nil, err
 			}
 			if name != a {
@@ -285,15 +296,12 @@ func snippetOps(d directive) ([]snippetOp, error) {
 			} else {
 				name = http.CanonicalHeaderKey(name)
 			}
-			ops = append(ops, snippetOp{kind: opClearResponse, name: name})
+			ops = append(ops, snippetOp{kind: kind, name: name})
 		}
 		return ops, nil
 	case "proxy_set_header":
 		if len(d.Args) != 2 {
 			return nil, fmt.Errorf(`want proxy_set_header NAME VALUE`)
-		}
-		if strings.EqualFold(d.Args[0], "Host") {
-			return nil, fmt.Errorf("the Host header is set with the upstream-vhost annotation")
 		}
 		if err := checkHeader(d.Args[0], d.Args[1], false); err != nil {
 			return nil, err
@@ -347,6 +355,9 @@ func checkHeader(name, value string, response bool) error {
 	}
 	if framingHeaders[http.CanonicalHeaderKey(name)] {
 		return fmt.Errorf("header %s cannot be set by a snippet", http.CanonicalHeaderKey(name))
+	}
+	if !response && strings.EqualFold(name, "Host") {
+		return fmt.Errorf("the Host header is set with the upstream-vhost annotation")
 	}
 	if !response && strings.EqualFold(name, "X-Forwarded-For") {
 		return fmt.Errorf("X-Forwarded-For is Portico's (--trusted-proxies)")
@@ -431,6 +442,14 @@ func applySnippets(f *router.Filters, server, location *snippet) {
 			} else {
 				req.Set = append(req.Set, router.HeaderField{Name: op.name, Value: op.value})
 			}
+		case opClearRequest:
+			if prefix, ok := strings.CutSuffix(op.name, "*"); ok {
+				req.Set = dropPrefix(req.Set, prefix)
+				sr.ClearRequestPrefixes = append(sr.ClearRequestPrefixes, prefix)
+				continue
+			}
+			req.Set = dropField(req.Set, op.name)
+			req.Remove = append(dropName(req.Remove, op.name), op.name)
 		case opSetResponse:
 			resp.Set = dropField(resp.Set, op.name)
 			resp.Remove = dropName(resp.Remove, op.name)

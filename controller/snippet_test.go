@@ -72,6 +72,11 @@ func TestParseSnippet(t *testing.T) {
 			{kind: opAddResponse, name: "X-Custom", value: "present", always: true}, {kind: opAddResponse, name: "X-B", value: "b"}}},
 		{in: `proxy_set_header X-Up v; proxy_set_header X-Gone "";`, want: []snippetOp{
 			{kind: opSetRequest, name: "X-Up", value: "v"}, {kind: opSetRequest, name: "X-Gone"}}},
+		{in: `more_set_input_headers "X-Input-Multi-A: ia-val" "X-Clear-Input"; more_clear_input_headers X-Secret "X-Prefix-*";`, want: []snippetOp{
+			{kind: opSetRequest, name: "X-Input-Multi-A", value: "ia-val"}, {kind: opClearRequest, name: "X-Clear-Input"},
+			{kind: opClearRequest, name: "X-Secret"}, {kind: opClearRequest, name: "X-Prefix-*"}}},
+		{in: `more_set_input_headers -r "X-Restrict: v";`, err: `option "-r" is not supported`},
+		{in: `more_set_input_headers "X-Forwarded-For: 1.2.3.4";`, err: "trusted-proxies"},
 		{in: `return 403 "Forbidden";`, want: []snippetOp{{kind: opReturn, status: 403, name: "Forbidden"}}},
 		{in: `return 301 https://example.com/new;`, want: []snippetOp{{kind: opReturn, status: 301, name: "https://example.com/new"}}},
 		{in: `return https://example.com/;`, want: []snippetOp{{kind: opReturn, status: 302, name: "https://example.com/"}}},
@@ -154,6 +159,10 @@ func TestApplySnippets(t *testing.T) {
 			location: `proxy_set_header X-Up one; proxy_set_header X-Up two; proxy_set_header X-Gone "";`,
 			want: router.Filters{RequestHeaders: router.HeaderEdits{Set: hf("X-Base", "b", "X-Up", "two"), Remove: []string{"X-Gone"}},
 				Snippet: &router.SnippetRules{}}},
+		{name: "request clears: exact and wildcard",
+			location: `more_set_input_headers "X-Prefix-Early: e" "X-A: a"; more_clear_input_headers "X-Prefix-*" X-Secret; more_set_input_headers "X-Prefix-Late: l";`,
+			want: router.Filters{RequestHeaders: router.HeaderEdits{Set: hf("X-A", "a", "X-Prefix-Late", "l"), Remove: []string{"X-Secret"}},
+				Snippet: &router.SnippetRules{ClearRequestPrefixes: []string{"X-Prefix-"}}}},
 		{name: "the first return wins; redirects are Filters.Redirect",
 			server: `return 301 https://a.test/;`, location: `return 200 ok;`,
 			want: router.Filters{Redirect: &router.Redirect{Form: router.FormURL, URL: "https://a.test/", Status: 301}, Snippet: &router.SnippetRules{}}},

@@ -424,6 +424,9 @@ func (c *call) rewrite(pr *httputil.ProxyRequest) {
 		if f.Rewrite != nil && f.Rewrite.Captures != nil {
 			c.captureRewrite(out, f.Rewrite.Captures)
 		}
+		if s := f.Snippet; s != nil {
+			s.ApplyRequest(out.Header)
+		}
 		f.RequestHeaders.Apply(out.Header)
 		c.mirror(out)
 	}

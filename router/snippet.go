@@ -15,6 +15,9 @@ type SnippetRules struct {
 	// (case-insensitively) are removed before Filters.ResponseHeaders are
 	// applied (more_clear_headers "X-Foo-*").
 	ClearPrefixes []string `json:",omitempty"`
+	// ClearRequestPrefixes are the same for the upstream request
+	// (more_clear_input_headers "X-Foo-*"), before Filters.RequestHeaders.
+	ClearRequestPrefixes []string `json:",omitempty"`
 	// Add are appended to responses whose status is 200, 201, 204, 206,
 	// 301, 302, 303, 304, 307 or 308 (nginx add_header); AddAlways to
 	// every response (add_header ... always). Both after the HeaderEdits.
@@ -41,19 +44,30 @@ func addHeaderStatus(status int) bool {
 	return false
 }
 
-// ApplyResponse edits the headers of a response with status: the wildcard
-// clears, then edits (the route's Filters.ResponseHeaders), then the adds.
-func (s *SnippetRules) ApplyResponse(h http.Header, status int, edits *HeaderEdits) {
-	if len(s.ClearPrefixes) > 0 {
-		for k := range h {
-			for _, p := range s.ClearPrefixes {
-				if HasPrefixFold(k, p) {
-					delete(h, k)
-					break
-				}
+// ApplyRequest removes the upstream request's headers that
+// ClearRequestPrefixes name; Filters.RequestHeaders are applied after it.
+func (s *SnippetRules) ApplyRequest(h http.Header) {
+	clearPrefixes(h, s.ClearRequestPrefixes)
+}
+
+func clearPrefixes(h http.Header, prefixes []string) {
+	if len(prefixes) == 0 {
+		return
+	}
+	for k := range h {
+		for _, p := range prefixes {
+			if HasPrefixFold(k, p) {
+				delete(h, k)
+				break
 			}
 		}
 	}
+}
+
+// ApplyResponse edits the headers of a response with status: the wildcard
+// clears, then edits (the route's Filters.ResponseHeaders), then the adds.
+func (s *SnippetRules) ApplyResponse(h http.Header, status int, edits *HeaderEdits) {
+	clearPrefixes(h, s.ClearPrefixes)
 	edits.Apply(h)
 	if len(s.Add) > 0 && addHeaderStatus(status) {
 		for _, f := range s.Add {
