@@ -406,7 +406,9 @@ var snippetAnnotations = []annotationGroup{{
 // does not inherit the server's (nginx's add_header inheritance); headers-
 // more directives of both run. The first return wins, and a redirect the
 // Ingress already answers with (permanent-redirect, ...) comes before any.
-func applySnippets(f *router.Filters, server, location *snippet) {
+//
+// after (custom-headers, nil for none) runs last.
+func applySnippets(f *router.Filters, server, location, after *snippet) {
 	var ops []snippetOp
 	locAdds := false
 	if location != nil {
@@ -423,6 +425,9 @@ func applySnippets(f *router.Filters, server, location *snippet) {
 	}
 	if location != nil {
 		ops = append(ops, location.ops...)
+	}
+	if after != nil {
+		ops = append(ops, after.ops...)
 	}
 	if len(ops) == 0 {
 		return
@@ -567,7 +572,14 @@ func (c *compiler) hostSnippets(ings []*networkingv1.Ingress) map[string]*hostSn
 // (the Ingress's own, nil for none) with the host's server-snippet and the
 // Ingress's configuration-snippet. Built once per host of the Ingress
 // (cache), so routes of a host share them.
-func (c *compiler) snippetFilters(base *router.Filters, host string, own *snippetOptions, cache map[string]*router.Filters) *router.Filters {
+//
+// custom is the Ingress's custom-headers (nil for none). An Ingress denied
+// for its custom-headers keeps base, which answers 503.
+func (c *compiler) snippetFilters(base *router.Filters, host string, own *snippetOptions, custom *snippet,
+	cache map[string]*router.Filters) *router.Filters {
+	if base != nil && base.Snippet != nil && base.Snippet.Return == denied503 {
+		return base
+	}
 	var server, location *snippet
 	if hs := c.serverSnippets[host]; hs != nil && host != "" {
 		server = hs.sn
@@ -575,7 +587,7 @@ func (c *compiler) snippetFilters(base *router.Filters, host string, own *snippe
 	if own != nil {
 		location = own.location
 	}
-	if server == nil && (location == nil || len(location.ops) == 0) {
+	if server == nil && (location == nil || len(location.ops) == 0) && custom == nil {
 		return base
 	}
 	if f, ok := cache[host]; ok {
@@ -585,7 +597,7 @@ func (c *compiler) snippetFilters(base *router.Filters, host string, own *snippe
 	if base != nil {
 		f = *base
 	}
-	applySnippets(&f, server, location)
+	applySnippets(&f, server, location, custom)
 	cache[host] = &f
 	return &f
 }

@@ -184,7 +184,7 @@ func TestApplySnippets(t *testing.T) {
 				location = mustParse(tt.location)
 			}
 			f := tt.base
-			applySnippets(&f, server, location)
+			applySnippets(&f, server, location, nil)
 			norm := func(e *router.HeaderEdits) {
 				if len(e.Set) == 0 {
 					e.Set = nil
