@@ -383,6 +383,7 @@ func orDefault(d, def time.Duration) time.Duration {
 
 func (c *call) fail(status int, msg string) {
 	c.status = status
+	c.snippetHeaders(c.w.Header(), status)
 	http.Error(&c.w, msg, status)
 }
 

@@ -9,10 +9,13 @@ import (
 
 // snippetHeaders applies the response header edits of a route with an
 // ingress-nginx snippet to an answer Portico gives itself (a snippet's
-// return, a redirect, an upstream error), with its status: nginx runs
-// add_header ... always and the headers-more directives on those too.
-// Routes without a snippet cost a nil check.
+// return, a redirect, an error), with its status: nginx runs add_header
+// ... always and the headers-more directives on those too. Routes without
+// a snippet cost a nil check.
 func (c *call) snippetHeaders(h http.Header, status int) {
+	if c.route == nil {
+		return // no route matched (404)
+	}
 	if f := c.route.Filters; f != nil && f.Snippet != nil {
 		f.Snippet.ApplyResponse(h, status, &f.ResponseHeaders)
 	}
