@@ -41,9 +41,11 @@ type directive struct {
 // ngx_conf_read_token's rules: a directive is words up to ";"; words are
 // separated by whitespace; a word starting with a single or double quote
 // runs to the matching quote; a backslash escapes the next character
-// (\t, \r and \n stand for tab, CR and LF; \", \' and \\ for the character;
-// other pairs are kept as they are); "#" at the start of a word comments out
-// the rest of the line. Blocks ("{") are refused with the directive that
+// (\t, \r and \n stand for tab, CR and LF; \", \' and \\ for the
+// character; other pairs are kept as they are: unquoted a\ b is the one
+// word a\ b); "#" at the start of a word comments out the rest of the
+// line. A quote inside an unquoted word is refused (nginx takes it
+// literally). Blocks ("{") are refused with the directive that
 // opens them named: Portico has no locations or conditions of its own.
 func tokenizeSnippet(s string) ([]directive, error) {
 	var out []directive
@@ -127,15 +129,13 @@ func readWord(s string) (word string, n, lines int, err error) {
 			case '"', '\'', '\\':
 				b.WriteByte(e)
 			default:
+				// Kept as written, backslash included; escaped, a
+				// separator is part of the word.
 				if e == '\n' {
 					lines++
 				}
-				if quote == 0 {
-					b.WriteByte(e) // an escaped separator is part of the word
-				} else {
-					b.WriteByte('\\')
-					b.WriteByte(e)
-				}
+				b.WriteByte('\\')
+				b.WriteByte(e)
 			}
 			n += 2
 			continue

@@ -24,7 +24,7 @@ func TestTokenizeSnippet(t *testing.T) {
 		{in: `add_header X-A "a \"quoted\" \\ value" always;`, want: []directive{{Name: "add_header", Args: []string{"X-A", `a "quoted" \ value`, "always"}, Line: 1}}},
 		{in: `add_header X-A 'it\'s';`, want: []directive{{Name: "add_header", Args: []string{"X-A", "it's"}, Line: 1}}},
 		{in: `add_header X-A "tab\tx\y";`, want: []directive{{Name: "add_header", Args: []string{"X-A", "tab\tx\\y"}, Line: 1}}},
-		{in: `add_header X-A a\ b;`, want: []directive{{Name: "add_header", Args: []string{"X-A", "a b"}, Line: 1}}},
+		{in: `add_header X-A a\ b;`, want: []directive{{Name: "add_header", Args: []string{"X-A", `a\ b`}, Line: 1}}},
 		{in: "add_header X-A v; # trailing comment\nreturn 200 ok;", want: []directive{
 			{Name: "add_header", Args: []string{"X-A", "v"}, Line: 1}, {Name: "return", Args: []string{"200", "ok"}, Line: 2}}},
 		{in: `add_header X-A a#b;`, want: []directive{{Name: "add_header", Args: []string{"X-A", "a#b"}, Line: 1}}},
