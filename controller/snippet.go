@@ -543,6 +543,9 @@ func (c *compiler) hostSnippets(ings []*networkingv1.Ingress) map[string]*hostSn
 				continue
 			}
 		}
+		if isCanary(ing) {
+			continue // a canary's other annotations are its main Ingress's (ingress-nginx)
+		}
 		sn, err := parseSnippet(v)
 		if err != nil || len(sn.ops) == 0 {
 			continue
@@ -566,6 +569,16 @@ func (c *compiler) hostSnippets(ings []*networkingv1.Ingress) map[string]*hostSn
 		}
 	}
 	return m
+}
+
+// isCanary reports whether ing is annotated canary: "true".
+func isCanary(ing *networkingv1.Ingress) bool {
+	v, ok := ing.Annotations[porticoPrefix+"canary"]
+	if !ok {
+		v = ing.Annotations[nginxPrefix+"canary"]
+	}
+	b, _ := strconv.ParseBool(v)
+	return b
 }
 
 // snippetFilters returns the filters of an Ingress's routes on host: base

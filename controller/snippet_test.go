@@ -234,6 +234,8 @@ func TestCompileSnippets(t *testing.T) {
 			ingress("ns", "new", 1, annotate(annServerSnippet, `more_set_headers "X-Server: new";`),
 				annotate(annConfigSnippet, `more_set_headers "X-Loc: new";`), rule("h.test", "/b", prefix, "svc2", 80), rule("other.test", "/", prefix, "svc2", 80)),
 			ingress("ns", "plain", 2, rule("h.test", "/c", prefix, "svc2", 80)),
+			ingress("ns", "canary", 3, annotate(nginxPrefix+"canary", "true"), annotate(nginxPrefix+"canary-weight", "0"),
+				annotate(annServerSnippet, `more_set_headers "X-Server: canary";`), rule("other.test", "/", prefix, "svc1", 80)),
 		}
 		res := Compile(cluster(ings, "svc1", "svc2"), CompileConfig{Class: testClass})
 		if len(res.Problems) != 1 || res.Problems[0].Reason != "SnippetConflict" || res.Problems[0].Ingress.Name != "new" {
