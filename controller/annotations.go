@@ -59,6 +59,10 @@ type ingressOptions struct {
 	canary *canaryOptions
 	// proxySSL is proxy-ssl-*: TLS to the Ingress's HTTPS backends.
 	proxySSL *proxySSLOptions
+	// snippets are configuration-snippet and server-snippet (snippet.go).
+	snippets *snippetOptions
+	// customHeaders is the custom-headers ConfigMap (customheaders.go).
+	customHeaders *customHeadersRef
 }
 
 // annotations is an Ingress's annotations by name, the prefix resolved:
@@ -102,7 +106,7 @@ type badFunc func(name, why string)
 // adds its group here; names must not repeat (TestAnnotationGroups).
 var annotationGroups = slices.Concat(coreAnnotations, redirectAnnotations, corsAnnotations, rewriteAnnotations,
 	canaryAnnotations, affinityAnnotations, hashByAnnotations, accessAnnotations, authAnnotations, basicAuthAnnotations,
-	responseRewriteAnnotations, accessLogAnnotations, proxySSLAnnotations)
+	responseRewriteAnnotations, accessLogAnnotations, proxySSLAnnotations, snippetAnnotations, customHeadersAnnotations)
 
 // annotationIndex finds a name's group.
 var annotationIndex = func() map[string]*annotationGroup {

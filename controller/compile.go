@@ -25,6 +25,8 @@ type Snapshot struct {
 	Services  map[types.NamespacedName]*corev1.Service
 	Slices    map[types.NamespacedName][]*discoveryv1.EndpointSlice // by the Service they belong to
 	Secrets   map[types.NamespacedName]*corev1.Secret
+	// ConfigMaps, for custom-headers; nil when Portico may not read them.
+	ConfigMaps map[types.NamespacedName]*corev1.ConfigMap
 }
 
 // CompileConfig is what flags contribute to a build.
@@ -33,7 +35,15 @@ type CompileConfig struct {
 	DefaultBackend *ServiceRef           // --default-backend-service; nil for none
 	DefaultCert    *types.NamespacedName // --default-ssl-certificate; nil for the generated one
 	HSTS           string                // Strict-Transport-Security for TLS hosts whose Ingress sets none
-	certs          *certCache            // set by the Controller; nil parses every time
+	// SnippetsDisabled ignores (and reports) configuration-snippet and
+	// server-snippet annotations: ingress-nginx's allow-snippet-annotations
+	// "false". The zero value allows them (controller/snippet.go).
+	SnippetsDisabled bool
+	// AllowedResponseHeaders, when not nil, are the only header names a
+	// custom-headers ConfigMap may set (ingress-nginx's
+	// global-allowed-response-headers); nil allows any (customheaders.go).
+	AllowedResponseHeaders []string
+	certs                  *certCache // set by the Controller; nil parses every time
 }
 
 // ServiceRef names a Service port: "namespace/name:port".
@@ -87,7 +97,8 @@ type Result struct {
 // is skipped and reported; the rest of it, and every other Ingress, go live.
 func Compile(s *Snapshot, cfg CompileConfig) Result {
 	c := compiler{snap: s, backends: make(map[backendKey]*router.Backend, len(s.Services)), certs: cfg.certs, hsts: cfg.HSTS,
-		badSecrets: make(map[types.NamespacedName]bool), acme: make(map[string]bool)}
+		badSecrets: make(map[types.NamespacedName]bool), acme: make(map[string]bool), noSnippets: cfg.SnippetsDisabled,
+		allowedHeaders: cfg.AllowedResponseHeaders}
 	if c.certs == nil {
 		c.certs = newCertCache(nil)
 	}
@@ -100,6 +111,9 @@ func Compile(s *Snapshot, cfg CompileConfig) Result {
 	}
 	sort.Slice(ours, func(i, j int) bool { return older(ours[i], ours[j]) })
 	c.regexHosts = regexHosts(ours)
+	if !c.noSnippets {
+		c.serverSnippets = c.hostSnippets(ours)
+	}
 
 	// One slice for every route of the build, sized up front: with 10k
 	// Ingresses, growing it was a fifth of the build time.
@@ -216,6 +230,11 @@ type compiler struct {
 	// emptyReported: NoEndpoints already reported (noendpoints.go).
 	emptyReported map[emptyKey]bool
 	canaries      []canaryPath // paths of canary Ingresses (canary.go)
+	// noSnippets: CompileConfig.SnippetsDisabled; serverSnippets: each
+	// host's server-snippet (snippet.go).
+	noSnippets     bool
+	serverSnippets map[string]*hostSnippet
+	allowedHeaders []string // CompileConfig.AllowedResponseHeaders
 }
 
 func (c *compiler) problem(ing *networkingv1.Ingress, reason, msg string) {
@@ -268,6 +287,18 @@ func (c *compiler) ingress(routes []router.Route, ing *networkingv1.Ingress, src
 	if opts.proxySSL != nil {
 		btls = c.backendTLS(ing, opts.proxySSL)
 	}
+	if opts.snippets != nil && c.noSnippets {
+		c.problem(ing, "InvalidAnnotation", "configuration-snippet and server-snippet are ignored: snippet annotations are disabled (allow-snippet-annotations)")
+		opts.snippets = nil
+	}
+	var custom *snippet
+	if ref := opts.customHeaders; ref != nil {
+		custom, filters = c.customHeaders(ing, ref, filters) // customheaders.go
+	}
+	var snippetCache map[string]*router.Filters
+	if opts.snippets != nil || c.serverSnippets != nil || custom != nil {
+		snippetCache = make(map[string]*router.Filters, 1)
+	}
 	plain, secure := opts.route, opts.route
 	plain.SSLRedirect = opts.forceRedirect
 	secure.SSLRedirect = opts.route.SSLRedirect || opts.forceRedirect
@@ -284,7 +315,8 @@ func (c *compiler) ingress(routes []router.Route, ing *networkingv1.Ingress, src
 			c.problem(ing, reasonOf(err), "spec.defaultBackend: "+err.Error())
 		} else {
 			b = withBackendTLS(b, btls, opts.route.Protocol)
-			def = &router.Route{Path: "/", Type: router.Prefix, Backend: b, Options: &plain, Filters: filters, Source: src}
+			def = &router.Route{Path: "/", Type: router.Prefix, Backend: b, Options: &plain,
+				Filters: c.snippetFilters(filters, "", opts.snippets, custom, snippetCache), Source: src}
 			c.checkEndpoints(ing, b)
 		}
 	}
@@ -302,6 +334,7 @@ func (c *compiler) ingress(routes []router.Route, ing *networkingv1.Ingress, src
 		if tlsHosts[host] {
 			o = &secure
 		}
+		filters := c.snippetFilters(filters, host, opts.snippets, custom, snippetCache)
 		for j := range rule.HTTP.Paths {
 			p := &rule.HTTP.Paths[j]
 			// Only built for a message: formatting it for every path was

@@ -102,6 +102,7 @@ type Controller struct {
 	// classaccess.go).
 	classFactory informers.SharedInformerFactory
 	classSynced  cache.InformerSynced
+	configMaps   *configMapWatch // custom-headers (customheaders.go)
 }
 
 // New sets up the informers; nothing runs before Run.
@@ -140,6 +141,7 @@ func New(cfg Config) *Controller {
 	}
 	c.watch(cls.Informer())
 	c.classSynced, c.synced = c.synced[len(c.synced)-1], c.synced[:len(c.synced)-1]
+	c.newConfigMapWatch()
 	c.cfg.Status.useLister(c.ingresses)
 	if cfg.GatewayClient != nil {
 		c.watchGateways()
@@ -183,6 +185,10 @@ func (c *Controller) Run(ctx context.Context) error {
 	if c.startClassInformer(ctx) {
 		defer c.classFactory.Shutdown()
 		synced = append(synced[:len(synced):len(synced)], c.classSynced)
+	}
+	if cs := c.startConfigMaps(ctx); cs != nil {
+		defer c.configMaps.factory.Shutdown()
+		synced = append(synced[:len(synced):len(synced)], cs)
 	}
 	start := time.Now()
 	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
@@ -306,6 +312,9 @@ func (c *Controller) snapshot() (*Snapshot, error) {
 	}
 	for _, sec := range secrets {
 		s.Secrets[types.NamespacedName{Namespace: sec.Namespace, Name: sec.Name}] = sec
+	}
+	if err := c.listConfigMaps(s); err != nil {
+		return nil, err
 	}
 	for _, svc := range svcs {
 		s.Services[types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name}] = svc

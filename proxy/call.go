@@ -635,6 +635,7 @@ func (c *call) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	if c.status == http.StatusRequestEntityTooLarge {
 		w.Header()["Connection"] = []string{"close"}
 	}
+	c.snippetHeaders(w.Header(), c.status)
 	c.corsHeaders(w.Header())
 	http.Error(w, http.StatusText(c.status), c.status)
 }

@@ -251,6 +251,9 @@ func (c *call) serve() {
 	if f := c.route.Filters; f != nil && f.Redirect != nil {
 		c.redirect(f.Redirect)
 		return
+	} else if f != nil && f.Snippet != nil && f.Snippet.Return != nil {
+		c.snippetReturn(f.Snippet.Return) // proxy/snippet.go
+		return
 	}
 	if ar := c.route.Options.AppRoot; ar != nil && c.path == "/" {
 		c.redirect(ar)
@@ -381,6 +384,7 @@ func orDefault(d, def time.Duration) time.Duration {
 
 func (c *call) fail(status int, msg string) {
 	c.status = status
+	c.snippetHeaders(c.w.Header(), status)
 	http.Error(&c.w, msg, status)
 }
 
@@ -422,6 +426,9 @@ func (c *call) rewrite(pr *httputil.ProxyRequest) {
 		if f.Rewrite != nil && f.Rewrite.Captures != nil {
 			c.captureRewrite(out, f.Rewrite.Captures)
 		}
+		if s := f.Snippet; s != nil {
+			s.ApplyRequest(out.Header)
+		}
 		f.RequestHeaders.Apply(out.Header)
 		c.mirror(out)
 	}
@@ -437,7 +444,11 @@ func (c *call) modifyResponse(resp *http.Response) error {
 		rw.Apply(resp.Header) // proxy-redirect-*, proxy-cookie-*
 	}
 	if f := c.route.Filters; f != nil {
-		f.ResponseHeaders.Apply(resp.Header)
+		if s := f.Snippet; s != nil {
+			s.ApplyResponse(resp.Header, resp.StatusCode, &f.ResponseHeaders)
+		} else {
+			f.ResponseHeaders.Apply(resp.Header)
+		}
 		c.corsHeaders(resp.Header)
 	}
 	if bf := c.bfilters; bf != nil {
@@ -457,6 +468,7 @@ func (c *call) redirect(rd *router.Redirect) {
 		loc = rd.NginxLocation(scheme, r.Host, port, r.URL.RequestURI())
 	}
 	c.w.Header()["Location"] = []string{loc}
+	c.snippetHeaders(c.w.Header(), rd.StatusCode())
 	c.corsHeaders(c.w.Header())
 	c.status = rd.StatusCode()
 	c.w.WriteHeader(c.status)

@@ -21,6 +21,9 @@ type Filters struct {
 	// CORS answers preflight requests and adds the CORS response headers
 	// to actual ones (Gateway API CORS filter); nil for none.
 	CORS *CORS `json:",omitempty"`
+	// Snippet is what an ingress-nginx snippet adds to the header edits
+	// (router/snippet.go); nil for none.
+	Snippet *SnippetRules `json:",omitempty"`
 }
 
 // Mirror is one RequestMirror filter: a copy of the request, as the
