@@ -57,6 +57,8 @@ type ingressOptions struct {
 	rewrite rewriteOptions
 	// canary is set for a canary Ingress (canary: "true"), see canary.go.
 	canary *canaryOptions
+	// basicAuth is auth-type basic and its Secret (basicauth.go).
+	basicAuth *basicAuthOptions
 }
 
 // annotations is an Ingress's annotations by name, the prefix resolved:

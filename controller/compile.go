@@ -233,6 +233,9 @@ func (c *compiler) ingress(routes []router.Route, ing *networkingv1.Ingress, src
 		c.canaryRoutes(ing, opts.canary)
 		return routes, nil
 	}
+	if opts.basicAuth != nil {
+		c.basicAuth(ing, &opts) // basicauth.go
+	}
 	if l := opts.route.Limits; l != nil {
 		// Limits count per Ingress, as ingress-nginx's zones do; a
 		// re-created Ingress starts afresh.

@@ -256,6 +256,9 @@ func (c *call) serve() {
 		c.redirect(ar)
 		return
 	}
+	if b := c.route.Options.BasicAuth; b != nil && !c.basicAuth(b) {
+		return
+	}
 	if a := c.route.Options.Auth; a != nil && !c.auth(a) {
 		return
 	}
