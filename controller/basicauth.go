@@ -156,7 +156,7 @@ func (c *compiler) basicAuth(ing *networkingv1.Ingress, o *ingressOptions) {
 		deny("InvalidAnnotation", "a Secret in another namespace is not allowed")
 		return
 	}
-	sec := c.snap.Secrets[key]
+	sec := c.snap.AuthSecrets[key]
 	if sec == nil {
 		deny("SecretNotFound", "no such Secret (of type Opaque)")
 		return

@@ -130,9 +130,9 @@ func TestCompileBasicAuth(t *testing.T) {
 			ing := ingress("ns", "web", 0, rule("auth.test", "/", networkingv1.PathTypePrefix, "app", 80))
 			ing.Annotations = c.ann
 			snap := cluster([]*networkingv1.Ingress{ing}, "app")
-			snap.Secrets = map[types.NamespacedName]*corev1.Secret{}
+			snap.AuthSecrets = map[types.NamespacedName]*corev1.Secret{}
 			for _, s := range c.secrets {
-				snap.Secrets[types.NamespacedName{Namespace: s.Namespace, Name: s.Name}] = s
+				snap.AuthSecrets[types.NamespacedName{Namespace: s.Namespace, Name: s.Name}] = s
 			}
 			res := Compile(snap, CompileConfig{Class: testClass})
 			routes := res.Table.Routes()

@@ -25,6 +25,9 @@ type Snapshot struct {
 	Services  map[types.NamespacedName]*corev1.Service
 	Slices    map[types.NamespacedName][]*discoveryv1.EndpointSlice // by the Service they belong to
 	Secrets   map[types.NamespacedName]*corev1.Secret
+	// AuthSecrets are the Opaque Secrets, stripped to what basic
+	// authentication reads (basicauth.go).
+	AuthSecrets map[types.NamespacedName]*corev1.Secret
 }
 
 // CompileConfig is what flags contribute to a build.

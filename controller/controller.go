@@ -313,11 +313,7 @@ func (c *Controller) snapshot() (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, sec := range opaque {
-		if sec.Type == corev1.SecretTypeOpaque { // a fake client ignores field selectors
-			secrets = append(secrets, sec)
-		}
-	}
+
 	s := &Snapshot{
 		Ingresses: ings,
 		Classes:   classes,
@@ -327,6 +323,14 @@ func (c *Controller) snapshot() (*Snapshot, error) {
 	}
 	for _, sec := range secrets {
 		s.Secrets[types.NamespacedName{Namespace: sec.Namespace, Name: sec.Name}] = sec
+	}
+	for _, sec := range opaque {
+		if sec.Type == corev1.SecretTypeOpaque { // a fake client ignores field selectors
+			if s.AuthSecrets == nil {
+				s.AuthSecrets = make(map[types.NamespacedName]*corev1.Secret)
+			}
+			s.AuthSecrets[types.NamespacedName{Namespace: sec.Namespace, Name: sec.Name}] = sec
+		}
 	}
 	for _, svc := range svcs {
 		s.Services[types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name}] = svc
