@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/md5"
 	"crypto/rand"
@@ -9,6 +10,7 @@ import (
 	"crypto/subtle"
 	"encoding/binary"
 	"net/http"
+	"runtime"
 	"sync"
 
 	"golang.org/x/crypto/bcrypt"
@@ -23,7 +25,7 @@ import (
 func (c *call) basicAuth(b *router.BasicAuth) bool {
 	r := c.in
 	if user, pass, ok := r.BasicAuth(); ok {
-		if h, found := b.Users[user]; found && checkPassword(&h, user, pass) {
+		if h, found := b.Users[user]; found && checkPassword(r.Context(), &h, user, pass) {
 			delete(r.Header, "Authorization")
 			return true
 		}
@@ -35,15 +37,27 @@ func (c *call) basicAuth(b *router.BasicAuth) bool {
 	return false
 }
 
+// slowChecks bounds the bcrypt and MD5-crypt checks running at once to
+// half the CPUs: a password guesser (or a high bcrypt cost) must not
+// starve every other route of CPU. A check waits for a turn while its
+// request lasts.
+var slowChecks = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))
+
 // checkPassword compares pass with the stored hash in constant time (for
 // the slow schemes, bcrypt and MD5-crypt, a recent success is remembered:
 // see verified).
-func checkPassword(h *router.PasswordHash, user, pass string) bool {
+func checkPassword(ctx context.Context, h *router.PasswordHash, user, pass string) bool {
 	switch h.Scheme {
 	case router.HashBcrypt, router.HashAPR1, router.HashMD5:
 		k := verified.key(h.Raw, user, pass)
 		if verified.has(k) {
 			return true
+		}
+		select {
+		case slowChecks <- struct{}{}:
+			defer func() { <-slowChecks }()
+		case <-ctx.Done():
+			return false
 		}
 		var ok bool
 		if h.Scheme == router.HashBcrypt {

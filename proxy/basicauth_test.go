@@ -1,9 +1,11 @@
 package proxy
 
 import (
+	"context"
 	"crypto/sha1"
 	"encoding/base64"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -29,10 +31,10 @@ func TestMD5Crypt(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tc.stored, err)
 		}
-		if !checkPassword(&h, "u", tc.pw) {
+		if !checkPassword(context.Background(), &h, "u", tc.pw) {
 			t.Errorf("%q does not match %s", tc.pw, tc.stored)
 		}
-		if checkPassword(&h, "u", tc.pw+"x") {
+		if checkPassword(context.Background(), &h, "u", tc.pw+"x") {
 			t.Errorf("%q matches %s", tc.pw+"x", tc.stored)
 		}
 	}
@@ -55,7 +57,7 @@ func TestCheckPasswordSchemes(t *testing.T) {
 			t.Fatalf("%s: %v", stored, err)
 		}
 		for pw, want := range map[string]bool{"s3cret": true, "s3cre": false, "s3cretx": false, "": false} {
-			if got := checkPassword(&h, "u", pw); got != want {
+			if got := checkPassword(context.Background(), &h, "u", pw); got != want {
 				t.Errorf("%s with %q: %v, want %v", stored, pw, got, want)
 			}
 		}
@@ -147,9 +149,9 @@ func BenchmarkBasicAuthBcrypt(b *testing.B) {
 		}
 	})
 	b.Run("cached", func(b *testing.B) {
-		checkPassword(&h, "foo", "bar")
+		checkPassword(context.Background(), &h, "foo", "bar")
 		for b.Loop() {
-			if !checkPassword(&h, "foo", "bar") {
+			if !checkPassword(context.Background(), &h, "foo", "bar") {
 				b.Fatal("no match")
 			}
 		}
@@ -159,5 +161,42 @@ func BenchmarkBasicAuthBcrypt(b *testing.B) {
 func BenchmarkBasicAuthAPR1(b *testing.B) {
 	for b.Loop() {
 		md5Crypt([]byte("password"), []byte("Zc3uFq/."), "$apr1$")
+	}
+}
+
+// TestBasicAuthOrder: as in nginx, the SSL redirect (rewrite phase) and
+// the source-range check (access module, before auth_basic) come first: a
+// browser is not asked for a password over plain HTTP, and a refused
+// address costs no hash check.
+func TestBasicAuthOrder(t *testing.T) {
+	t.Parallel()
+	_, ep := backend(t, "b", nil)
+	ba := &router.BasicAuth{Challenge: `Basic realm="r"`, Users: map[string]router.PasswordHash{}}
+	f := newFixture(t, &router.Options{BasicAuth: ba, SSLRedirect: true}, Config{Scheme: "http"}, ep)
+	if resp, _ := noRedirect(t, f, "/"); resp.StatusCode != http.StatusPermanentRedirect {
+		t.Errorf("ssl-redirect: %d, want 308 before 401", resp.StatusCode)
+	}
+	deny := &router.AccessList{Allow: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
+	f = newFixture(t, &router.Options{BasicAuth: ba, Access: deny}, Config{Scheme: "http"}, ep)
+	if resp, _ := f.do(t, "GET", "/", nil); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("refused address: %d, want 403 before 401", resp.StatusCode)
+	}
+}
+
+func TestSlowCheckGivesUpWithTheRequest(t *testing.T) {
+	bc, _ := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	h, _ := router.ParsePasswordHash(string(bc))
+	for range cap(slowChecks) { // every turn taken
+		slowChecks <- struct{}{}
+	}
+	defer func() {
+		for range cap(slowChecks) {
+			<-slowChecks
+		}
+	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if checkPassword(ctx, &h, "u", "pw") {
+		t.Error("a check ran without a turn")
 	}
 }

@@ -256,9 +256,6 @@ func (c *call) serve() {
 		c.redirect(ar)
 		return
 	}
-	if b := c.route.Options.BasicAuth; b != nil && !c.basicAuth(b) {
-		return
-	}
 	if a := c.route.Options.Auth; a != nil && !c.auth(a) {
 		return
 	}
@@ -303,6 +300,9 @@ func (c *call) serve() {
 		if done != nil {
 			defer done()
 		}
+	}
+	if b := o.BasicAuth; b != nil && !c.basicAuth(b) { // after redirects and limits, as nginx's access phase
+		return
 	}
 	if o.MaxBodyBytes > 0 {
 		// Refuse early what is declared too big; cap what is not declared.
