@@ -200,6 +200,8 @@ func TestParseHtpasswd(t *testing.T) {
 		{"DES crypt unsupported", "a:rl0uE5ncVTN6o\n", map[string]router.PasswordScheme{}, 1},
 		{"sha512 crypt unsupported", "a:$6$salt$abc\n", map[string]router.PasswordScheme{}, 1},
 		{"broken bcrypt", "a:$2y$10$short\n", map[string]router.PasswordScheme{}, 1},
+		{"bcrypt cost 18 refused", "a:$2y$18$" + testBcrypt[7:] + "\n", map[string]router.PasswordScheme{}, 1},
+		{"bcrypt cost 17 accepted", "a:$2y$17$" + testBcrypt[7:] + "\n", map[string]router.PasswordScheme{"a": router.HashBcrypt}, 0},
 		{"broken apr1", "a:$apr1$salt$tooshort\n", map[string]router.PasswordScheme{}, 1},
 		{"broken sha", "a:{SHA}!!!\n", map[string]router.PasswordScheme{}, 1},
 		{"spaces are part of the user", " a:{PLAIN}pw\n", map[string]router.PasswordScheme{" a": router.HashPlain}, 0},

@@ -45,6 +45,11 @@ type PasswordHash struct {
 	Salt, Digest string
 }
 
+// MaxBcryptCost is the highest bcrypt cost accepted, the highest
+// htpasswd -C makes; each step doubles the time of a check, and a Secret's
+// author must not be able to tie up the proxy's CPUs.
+const MaxBcryptCost = 17
+
 // ParsePasswordHash reads the hash part of an htpasswd line in the forms
 // nginx's auth_basic checks itself or with crypt(3): bcrypt, $apr1$,
 // $1$, {SHA}, {SSHA} and {PLAIN}. Other crypt(3) forms (DES, $5$, $6$)
@@ -53,8 +58,12 @@ func ParsePasswordHash(s string) (PasswordHash, error) {
 	h := PasswordHash{Raw: s}
 	switch {
 	case strings.HasPrefix(s, "$2a$"), strings.HasPrefix(s, "$2b$"), strings.HasPrefix(s, "$2y$"):
-		if _, err := bcrypt.Cost([]byte(s)); err != nil || len(s) != 60 {
+		cost, err := bcrypt.Cost([]byte(s))
+		if err != nil || len(s) != 60 {
 			return h, errors.New("malformed bcrypt hash")
+		}
+		if cost > MaxBcryptCost {
+			return h, errors.New("bcrypt cost above 17 (htpasswd's highest): one check would hold a CPU for many seconds")
 		}
 		h.Scheme = HashBcrypt
 	case strings.HasPrefix(s, "$apr1$"), strings.HasPrefix(s, "$1$"):
