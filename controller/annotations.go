@@ -63,6 +63,8 @@ type ingressOptions struct {
 	snippets *snippetOptions
 	// customHeaders is the custom-headers ConfigMap (customheaders.go).
 	customHeaders *customHeadersRef
+	// basicAuth is auth-type basic and its Secret (basicauth.go).
+	basicAuth *basicAuthOptions
 }
 
 // annotations is an Ingress's annotations by name, the prefix resolved:

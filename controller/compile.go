@@ -27,6 +27,9 @@ type Snapshot struct {
 	Secrets   map[types.NamespacedName]*corev1.Secret
 	// ConfigMaps, for custom-headers; nil when Portico may not read them.
 	ConfigMaps map[types.NamespacedName]*corev1.ConfigMap
+	// AuthSecrets are the Opaque Secrets, stripped to what basic
+	// authentication reads (basicauth.go).
+	AuthSecrets map[types.NamespacedName]*corev1.Secret
 }
 
 // CompileConfig is what flags contribute to a build.
@@ -251,6 +254,9 @@ func (c *compiler) ingress(routes []router.Route, ing *networkingv1.Ingress, src
 	if opts.canary != nil {
 		c.canaryRoutes(ing, opts.canary)
 		return routes, nil
+	}
+	if opts.basicAuth != nil {
+		c.basicAuth(ing, &opts) // basicauth.go
 	}
 	if l := opts.route.Limits; l != nil {
 		// Limits count per Ingress, as ingress-nginx's zones do; a

@@ -215,4 +215,8 @@ var nginxDiffers = map[string]string{
 	"load-balance":                     "ewma is served as least-request (fewest requests in flight), not latency-weighted",
 	"proxy-redirect-from":              "literal prefixes only: nginx's regular-expression (~) form and variables are refused",
 	"proxy-cookie-path":                "literal prefixes only: nginx's regular-expression (~) form and variables are refused",
+	"auth-type":                        "basic only: digest is not supported, and an Ingress asking for it answers 503 (never served unprotected)",
+	"auth-secret":                      "an Opaque Secret of the Ingress's own namespace only (allow-cross-namespace-resources has no equivalent)",
+	"auth-secret-type":                 "auth-map: a value is the hash up to its first ':' or line break; it cannot add users",
+	"auth-realm":                       "a realm of off does not turn authentication off",
 }

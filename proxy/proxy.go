@@ -304,6 +304,9 @@ func (c *call) serve() {
 			defer done()
 		}
 	}
+	if b := o.BasicAuth; b != nil && !c.basicAuth(b) { // after redirects and limits, as nginx's access phase
+		return
+	}
 	if o.MaxBodyBytes > 0 {
 		// Refuse early what is declared too big; cap what is not declared.
 		if r.ContentLength > o.MaxBodyBytes {

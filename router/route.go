@@ -227,6 +227,8 @@ type Options struct {
 	// NoAccessLog leaves the route's requests out of the access log
 	// (ingress-nginx enable-access-log: "false").
 	NoAccessLog bool `json:",omitempty"`
+	// BasicAuth, when set, is checked after Access and Limits; nil for none.
+	BasicAuth *BasicAuth `json:",omitempty"`
 }
 
 // NoTimeout is a timeout that was explicitly turned off.
