@@ -25,6 +25,9 @@ type Snapshot struct {
 	Services  map[types.NamespacedName]*corev1.Service
 	Slices    map[types.NamespacedName][]*discoveryv1.EndpointSlice // by the Service they belong to
 	Secrets   map[types.NamespacedName]*corev1.Secret
+	// Nginx is the ingress-nginx ConfigMap's global defaults
+	// (--nginx-configmap, nginxconfig.go); nil without the flag.
+	Nginx *NginxConfig
 }
 
 // CompileConfig is what flags contribute to a build.
@@ -90,6 +93,9 @@ func Compile(s *Snapshot, cfg CompileConfig) Result {
 		badSecrets: make(map[types.NamespacedName]bool), acme: make(map[string]bool)}
 	if c.certs == nil {
 		c.certs = newCertCache(nil)
+	}
+	if nc := s.Nginx; nc != nil && (nc.HSTSSet || c.hsts == "") {
+		c.hsts = nc.HSTS // the ConfigMap's hsts* keys, else --hsts, else ingress-nginx's default
 	}
 	cls := newClassifier(cfg.Class, s.Classes)
 	var ours []*networkingv1.Ingress
@@ -225,7 +231,7 @@ func (c *compiler) problem(ing *networkingv1.Ingress, reason, msg string) {
 // ingress compiles one Ingress, appending its routes to routes, and returns
 // them with its default route, if any.
 func (c *compiler) ingress(routes []router.Route, ing *networkingv1.Ingress, src string) ([]router.Route, *router.Route) {
-	opts, probs := parseAnnotations(ing.Annotations)
+	opts, probs := parseAnnotationsOver(ing.Annotations, c.snap.Nginx)
 	for _, p := range probs {
 		c.problem(ing, p.reason, p.msg)
 	}

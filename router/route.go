@@ -217,6 +217,9 @@ type Options struct {
 	Limits *RateLimits
 	// Auth, when set, is checked before a backend is picked.
 	Auth *Auth
+	// Compress, when set, compresses eligible responses (see compress.go);
+	// nil for none.
+	Compress *Compress
 }
 
 // NoTimeout is a timeout that was explicitly turned off.
