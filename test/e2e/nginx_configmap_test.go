@@ -227,3 +227,68 @@ func TestNginxUpdateStatusFalse(t *testing.T) {
 		t.Error("no log line saying status is not written")
 	}
 }
+
+// TestNginxConfigMapTLS: hsts* and ssl-redirect from the ConfigMap, with
+// ingress-nginx's defaults for the keys it leaves out.
+func TestNginxConfigMapTLS(t *testing.T) {
+	harness.EnsureIngressClass(t, cp, "portico", false)
+	ns := harness.Namespace(t, cp)
+	_, web := pods(t, "web", 1)
+	harness.Service(t, cp, ns, "web", 80)
+	harness.ApplyEndpointSlice(t, cp, harness.EndpointSliceObject(ns, "web", "web-1", 8080, endpoints(web...)...))
+	applyPair(t, ns, "cert", "a.cm.test", "b.cm.test")
+	harness.CreateIngress(t, cp, tlsIngress(ns, "a", "a.cm.test", "cert", nil))
+	harness.CreateIngress(t, cp, tlsIngress(ns, "b", "b.cm.test", "cert", map[string]string{"portico.dev/hsts": "max-age=60"}))
+	applyConfigMap(t, ns, "nginx", map[string]string{})
+
+	p := harness.StartPortico(t, cp, "--nginx-configmap", ns+"/nginx")
+	harness.Eventually(t, 5*time.Second, wantSANs(p.HTTPSAddr, "a.cm.test", "a.cm.test", "b.cm.test"))
+	tc := p.TLSClient(nil)
+	wantHSTS := func(url, want string) func() error {
+		return func() error {
+			resp, err := tc.Get(url)
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+			if got := resp.Header.Get("Strict-Transport-Security"); got != want {
+				return fmt.Errorf("%s: Strict-Transport-Security %q, want %q", url, got, want)
+			}
+			return nil
+		}
+	}
+	plain := func(host string) (*http.Response, error) {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+p.HTTPAddr+"/", nil)
+		req.Host = host
+		resp, err := p.Client().Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		return resp, err
+	}
+
+	t.Run("ingress-nginx defaults: hsts on, ssl-redirect on", func(t *testing.T) {
+		harness.Eventually(t, 5*time.Second, wantHSTS("https://a.cm.test/", "max-age=31536000; includeSubDomains"))
+		harness.Eventually(t, time.Second, wantHSTS("https://b.cm.test/", "max-age=60")) // the annotation wins
+		resp, err := plain("a.cm.test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusPermanentRedirect || resp.Header.Get("Strict-Transport-Security") != "" {
+			t.Errorf("plain HTTP: %d, HSTS %q", resp.StatusCode, resp.Header.Get("Strict-Transport-Security"))
+		}
+	})
+	t.Run("hsts keys and ssl-redirect change live", func(t *testing.T) {
+		applyConfigMap(t, ns, "nginx", map[string]string{"hsts-max-age": "100", "hsts-preload": "true", "ssl-redirect": "false"})
+		harness.Eventually(t, 10*time.Second, wantHSTS("https://a.cm.test/", "max-age=100; includeSubDomains; preload"))
+		resp, err := plain("a.cm.test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("plain HTTP with ssl-redirect false: %d", resp.StatusCode)
+		}
+		applyConfigMap(t, ns, "nginx", map[string]string{"hsts": "false"})
+		harness.Eventually(t, 10*time.Second, wantHSTS("https://a.cm.test/", ""))
+	})
+}
