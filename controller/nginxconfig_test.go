@@ -203,3 +203,30 @@ func TestCompileNginxConfig(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseNginxConfig: any value of any key is a problem at worst, never
+// a panic, and an invalid value keeps the default.
+func FuzzParseNginxConfig(f *testing.F) {
+	for _, s := range []string{"1k", "0", "true", "60", "text/css *", "max-age=1", "", "9", "-1", "X-Forwarded-For"} {
+		f.Add("proxy-body-size", s)
+		f.Add("gzip-types", s)
+	}
+	f.Fuzz(func(t *testing.T, key, val string) {
+		keys := []string{key}
+		for k := range nginxConfigKeys {
+			keys = append(keys, k)
+		}
+		for _, k := range keys {
+			c, probs, unsupported := ParseNginxConfig(map[string]string{k: val}, len(val)%2 == 0)
+			if c == nil || len(probs)+len(unsupported) > 2 {
+				t.Fatalf("%s=%q: %+v %+v %v", k, val, c, probs, unsupported)
+			}
+			if strings.ContainsAny(c.HSTS, "\r\n") {
+				t.Fatalf("%s=%q: HSTS %q", k, val, c.HSTS)
+			}
+			if cp := c.Route.Compress; cp != nil && (cp.Level < 1 || cp.Level > 9 || cp.MinLength < 0) {
+				t.Fatalf("%s=%q: Compress %+v", k, val, cp)
+			}
+		}
+	})
+}
