@@ -256,6 +256,9 @@ func (b *compressBody) start(src io.ReadCloser, enc encoding, level int) {
 // returns out's bytes, flushed: a read never waits for more input than
 // one upstream read.
 func (b *compressBody) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
 	for b.out.Len() == 0 {
 		if b.err != nil {
 			return 0, b.err

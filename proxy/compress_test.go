@@ -3,11 +3,13 @@ package proxy
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
@@ -269,3 +271,40 @@ func benchCompress(b *testing.B, ae string) {
 
 func BenchmarkCompressGzip(b *testing.B) { benchCompress(b, "gzip") }
 func BenchmarkCompressZstd(b *testing.B) { benchCompress(b, "zstd") }
+
+// TestCompressBody: the reader gives the whole stream whatever the
+// upstream's read sizes, passes upstream errors on, and can be reused.
+func TestCompressBody(t *testing.T) {
+	text := strings.Repeat("portico compresses streams; ", 40000) // ~1 MiB
+	var cb compressBody
+	for _, enc := range []encoding{encGzip, encZstd, encGzip} {
+		for _, tc := range []struct {
+			name string
+			src  io.Reader
+			want string
+		}{
+			{"large", strings.NewReader(text), text},
+			{"small reads", iotest.HalfReader(strings.NewReader(text[:5000])), text[:5000]},
+		} {
+			cb.start(io.NopCloser(tc.src), enc, 6)
+			got, err := io.ReadAll(&cb)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cb.Close()
+			name := map[encoding]string{encGzip: "gzip", encZstd: "zstd"}[enc]
+			if d := decode(t, name, got); d != tc.want {
+				t.Errorf("%s %s: decoded %d bytes, want %d", name, tc.name, len(d), len(tc.want))
+			}
+		}
+	}
+	boom := errors.New("upstream reset")
+	cb.start(io.NopCloser(io.MultiReader(strings.NewReader("abc"), iotest.ErrReader(boom))), encGzip, 1)
+	if _, err := io.ReadAll(&cb); !errors.Is(err, boom) {
+		t.Errorf("error %v, want %v", err, boom)
+	}
+	cb.Close()
+	if err := cb.Close(); err != nil { // a second Close is harmless
+		t.Error(err)
+	}
+}
