@@ -8,14 +8,20 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
 
 	"portico.dev/portico/test/harness"
 )
@@ -291,4 +297,66 @@ func TestNginxConfigMapTLS(t *testing.T) {
 		applyConfigMap(t, ns, "nginx", map[string]string{"hsts": "false"})
 		harness.Eventually(t, 10*time.Second, wantHSTS("https://a.cm.test/", ""))
 	})
+}
+
+// TestNginxConfigMapRBAC: the namespaced Role plus list and watch of the one
+// ConfigMap by resourceNames (docs/rbac.md) is enough: the ConfigMap applies
+// and the API server refuses nothing, while the same identity may not list
+// the namespace's other ConfigMaps.
+func TestNginxConfigMapRBAC(t *testing.T) {
+	ctx := context.Background()
+	harness.EnsureIngressClass(t, cp, "portico", false)
+	ns := harness.Namespace(t, cp)
+	_, be := pods(t, "echo", 1)
+	site(t, ns, "limited", "limited.test", nil, hostOf(be[0]))
+	applyConfigMap(t, ns, "nginx", map[string]string{"proxy-body-size": "1k"})
+	applyConfigMap(t, ns, "other", map[string]string{"secret-ish": "x"})
+
+	rules := append(slices.Clone(namespacedRules), rbacv1.PolicyRule{
+		APIGroups: []string{""}, Resources: []string{"configmaps"}, ResourceNames: []string{"nginx"}, Verbs: []string{"list", "watch"}})
+	if _, err := cp.Client.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "portico"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cp.Client.RbacV1().Roles(ns).Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "portico"}, Rules: rules}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cp.Client.RbacV1().RoleBindings(ns).Create(ctx, &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "portico"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "portico"},
+		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: "portico", Namespace: ns}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := cp.Client.CoreV1().ServiceAccounts(ns).CreateToken(ctx, "portico", &authenticationv1.TokenRequest{
+		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubeconfig, err := cp.KubeconfigForToken("portico-"+ns, tok.Status.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	before := forbiddenRequests(t)
+	p := startReplica(t, "portico-cm-rbac", ns, append([]string{"--kubeconfig", kubeconfig, "--watch-namespace", ns,
+		"--nginx-configmap", ns + "/nginx", "--update-status=false"}, electionFlags(ns)...)...)
+	c, url := p.Client(), "http://"+p.HTTPAddr+"/"
+	harness.Eventually(t, 10*time.Second, wantPost(c, url, "limited.test", 2048, http.StatusRequestEntityTooLarge))
+	applyConfigMap(t, ns, "nginx", map[string]string{"proxy-body-size": "4k"})
+	harness.Eventually(t, 10*time.Second, wantPost(c, url, "limited.test", 2048, http.StatusOK))
+	time.Sleep(time.Second) // a retrying forbidden watch would show up by now
+	if n := forbiddenRequests(t) - before; n != 0 {
+		t.Errorf("the API server answered %.0f requests with 403 while Portico ran with its Role", n)
+	}
+
+	sa, err := kubernetes.NewForConfig(cp.ConfigForToken(tok.Status.Token))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sa.CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("listing every ConfigMap: err = %v, want forbidden", err)
+	}
+	if _, err := sa.CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{FieldSelector: "metadata.name=other"}); !apierrors.IsForbidden(err) {
+		t.Errorf("listing ConfigMap other: err = %v, want forbidden", err)
+	}
 }
