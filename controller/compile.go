@@ -266,10 +266,14 @@ func (c *compiler) ingress(routes []router.Route, ing *networkingv1.Ingress, src
 	// Two variants of the options: hosts with and without TLS differ only
 	// in whether plain HTTP is redirected.
 	if ar := opts.redirects.appRoot; ar != "" {
-		opts.route.AppRoot = &router.Redirect{Form: router.FormAppRoot, Status: http.StatusFound,
+		opts.route.AppRoot = &router.Redirect{Form: opts.redirects.appRootForm, Status: http.StatusFound,
 			Path: &router.PathRewrite{Type: router.ReplaceFullPath, Value: ar}}
 	}
 	filters := opts.routeFilters()
+	var btls *router.BackendTLS // proxy-ssl-*
+	if opts.proxySSL != nil {
+		btls = c.backendTLS(ing, opts.proxySSL)
+	}
 	plain, secure := opts.route, opts.route
 	plain.SSLRedirect = opts.forceRedirect
 	secure.SSLRedirect = opts.route.SSLRedirect || opts.forceRedirect
@@ -285,6 +289,7 @@ func (c *compiler) ingress(routes []router.Route, ing *networkingv1.Ingress, src
 		if b, err := c.ingressBackend(ing.Namespace, db); err != nil {
 			c.problem(ing, reasonOf(err), "spec.defaultBackend: "+err.Error())
 		} else {
+			b = withBackendTLS(b, btls, opts.route.Protocol)
 			def = &router.Route{Path: "/", Type: router.Prefix, Backend: b, Options: &plain, Filters: filters, Source: src}
 			c.checkEndpoints(ing, b)
 		}
@@ -347,6 +352,7 @@ func (c *compiler) ingress(routes []router.Route, ing *networkingv1.Ingress, src
 				continue
 			}
 			c.checkEndpoints(ing, b)
+			b = withBackendTLS(b, btls, opts.route.Protocol)
 			if rs == nil {
 				route.Backend = b
 				routes = append(routes, route)

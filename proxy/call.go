@@ -177,7 +177,7 @@ func (c *call) finish() {
 	}
 	if c.p.log != nil || c.p.cfg.Metrics != nil {
 		now, status := time.Now(), c.finalStatus()
-		if c.p.log != nil {
+		if c.p.log != nil && (c.route == nil || !c.route.Options.NoAccessLog) {
 			c.p.log.write(c, status, now)
 		}
 		if m := c.p.cfg.Metrics; m != nil {

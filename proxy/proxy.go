@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -285,7 +286,7 @@ func (c *call) serve() {
 	c.proto = backendProtocol(c.backend, c.route.Options.Protocol)
 	o := c.route.Options
 	if p.cfg.Scheme == "http" && o.SSLRedirect && !p.cfg.Forwarded.forwardedHTTPS(r) {
-		p.redirectToHTTPS(&c.w, r)
+		p.redirectToHTTPS(&c.w, r, o.SSLRedirectTrimSlash)
 		return
 	}
 	if p.cfg.Scheme == "https" && o.HSTS != "" {
@@ -432,6 +433,9 @@ func (c *call) rewrite(pr *httputil.ProxyRequest) {
 // modifyResponse applies the route's response header edits and CORS
 // headers to a backend's response.
 func (c *call) modifyResponse(resp *http.Response) error {
+	if rw := c.route.Options.ResponseRewrite; rw != nil {
+		rw.Apply(resp.Header) // proxy-redirect-*, proxy-cookie-*
+	}
 	if f := c.route.Filters; f != nil {
 		f.ResponseHeaders.Apply(resp.Header)
 		c.corsHeaders(resp.Header)
@@ -461,8 +465,9 @@ func (c *call) redirect(rd *router.Redirect) {
 	c.w.WriteHeader(c.status)
 }
 
-// redirectToHTTPS answers 308 (method and body are kept, unlike 301/302).
-func (p *Proxy) redirectToHTTPS(w http.ResponseWriter, r *http.Request) {
+// redirectToHTTPS answers 308 (method and body are kept, unlike 301/302);
+// trimSlash drops one trailing "/" of the request URI (ingress-nginx).
+func (p *Proxy) redirectToHTTPS(w http.ResponseWriter, r *http.Request, trimSlash bool) {
 	host := r.Host
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
@@ -470,6 +475,10 @@ func (p *Proxy) redirectToHTTPS(w http.ResponseWriter, r *http.Request) {
 	if p.cfg.HTTPSPort != 0 && p.cfg.HTTPSPort != 443 {
 		host = net.JoinHostPort(host, strconv.Itoa(p.cfg.HTTPSPort))
 	}
-	w.Header()["Location"] = []string{"https://" + host + r.URL.RequestURI()}
+	uri := r.URL.RequestURI()
+	if trimSlash {
+		uri = strings.TrimSuffix(uri, "/")
+	}
+	w.Header()["Location"] = []string{"https://" + host + uri}
 	w.WriteHeader(http.StatusPermanentRedirect)
 }

@@ -142,6 +142,10 @@ const (
 	// "/">, the port always written (ingress-nginx from-to-www-redirect,
 	// ngx_srv_redirect.lua).
 	FormWWW
+	// FormAppRootArgs is FormAppRoot followed by "?" and the request's
+	// query when it has one (an app-root ending in nginx's
+	// "$is_args$args").
+	FormAppRootArgs
 )
 
 // NginxLocation builds the Location of a redirect whose Form is not
@@ -151,10 +155,13 @@ func (r *Redirect) NginxLocation(scheme, host string, port int, requestURI strin
 	switch r.Form {
 	case FormURL:
 		return r.URL
-	case FormAppRoot:
+	case FormAppRoot, FormAppRootArgs:
 		p := ""
 		if r.Path != nil {
 			p = r.Path.Value
+		}
+		if _, q, ok := strings.Cut(requestURI, "?"); ok && q != "" && r.Form == FormAppRootArgs {
+			return scheme + "://" + host + p + "?" + q
 		}
 		return scheme + "://" + host + p
 	}
