@@ -132,8 +132,17 @@ type annotationProblem struct {
 // An unknown portico.dev/ annotation, or an ingress-nginx one Portico does
 // not honour, is reported (UnsupportedAnnotation) and ignored.
 func parseAnnotations(ann map[string]string) (ingressOptions, []annotationProblem) {
+	return parseAnnotationsOver(ann, nil)
+}
+
+// parseAnnotationsOver is parseAnnotations starting from the global
+// defaults of an ingress-nginx ConfigMap (nil for Portico's own).
+func parseAnnotationsOver(ann map[string]string, nc *NginxConfig) (ingressOptions, []annotationProblem) {
 	var o ingressOptions
 	o.route.SSLRedirect = true // applied only to hosts with TLS, see compile
+	if nc != nil {
+		o.route, o.forceRedirect = nc.Route, nc.ForceSSLRedirect // nginxconfig.go
+	}
 	var probs []annotationProblem
 	a := annotations{}
 	for key, val := range ann {

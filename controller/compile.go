@@ -30,6 +30,9 @@ type Snapshot struct {
 	// AuthSecrets are the Opaque Secrets, stripped to what basic
 	// authentication reads (basicauth.go).
 	AuthSecrets map[types.NamespacedName]*corev1.Secret
+	// Nginx is the ingress-nginx ConfigMap's global defaults
+	// (--nginx-configmap, nginxconfig.go); nil without the flag.
+	Nginx *NginxConfig
 }
 
 // CompileConfig is what flags contribute to a build.
@@ -100,10 +103,14 @@ type Result struct {
 // is skipped and reported; the rest of it, and every other Ingress, go live.
 func Compile(s *Snapshot, cfg CompileConfig) Result {
 	c := compiler{snap: s, backends: make(map[backendKey]*router.Backend, len(s.Services)), certs: cfg.certs, hsts: cfg.HSTS,
-		badSecrets: make(map[types.NamespacedName]bool), acme: make(map[string]bool), noSnippets: cfg.SnippetsDisabled,
+		badSecrets: make(map[types.NamespacedName]bool), acme: make(map[string]bool),
+		noSnippets:     cfg.SnippetsDisabled || (s.Nginx != nil && !s.Nginx.AllowSnippetAnnotations),
 		allowedHeaders: cfg.AllowedResponseHeaders}
 	if c.certs == nil {
 		c.certs = newCertCache(nil)
+	}
+	if nc := s.Nginx; nc != nil && (nc.HSTSSet || c.hsts == "") {
+		c.hsts = nc.HSTS // the ConfigMap's hsts* keys, else --hsts, else ingress-nginx's default
 	}
 	cls := newClassifier(cfg.Class, s.Classes)
 	var ours []*networkingv1.Ingress
@@ -247,7 +254,7 @@ func (c *compiler) problem(ing *networkingv1.Ingress, reason, msg string) {
 // ingress compiles one Ingress, appending its routes to routes, and returns
 // them with its default route, if any.
 func (c *compiler) ingress(routes []router.Route, ing *networkingv1.Ingress, src string) ([]router.Route, *router.Route) {
-	opts, probs := parseAnnotations(ing.Annotations)
+	opts, probs := parseAnnotationsOver(ing.Annotations, c.snap.Nginx)
 	for _, p := range probs {
 		c.problem(ing, p.reason, p.msg)
 	}

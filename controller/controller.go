@@ -74,6 +74,12 @@ type Config struct {
 	// GatewayTranslate replaces gateway.Translate when set (tests drive the
 	// controller with hand-made results).
 	GatewayTranslate func(*gateway.Snapshot, gateway.Config) *gateway.Result
+
+	// NginxConfigMap, when set, is the ingress-nginx ConfigMap whose keys
+	// give every Ingress's defaults (--nginx-configmap, nginxconfig.go);
+	// TrustedProxies says whether --trusted-proxies names any proxy.
+	NginxConfigMap *types.NamespacedName
+	TrustedProxies bool
 }
 
 // factory is what Run needs of an informer factory (client-go's and the
@@ -105,7 +111,8 @@ type Controller struct {
 	// classaccess.go).
 	classFactory informers.SharedInformerFactory
 	classSynced  cache.InformerSynced
-	configMaps   *configMapWatch // custom-headers (customheaders.go)
+	configMaps   *configMapWatch   // custom-headers (customheaders.go)
+	nginx        *nginxConfigWatch // nil without --nginx-configmap
 }
 
 // New sets up the informers; nothing runs before Run.
@@ -150,6 +157,9 @@ func New(cfg Config) *Controller {
 	c.authSecrets = authSec.Lister()
 	for _, inf := range []cache.SharedIndexInformer{ing.Informer(), svc.Informer(), eps.Informer(), sec.Informer(), authSec.Informer()} {
 		c.watch(inf)
+	}
+	if cfg.NginxConfigMap != nil {
+		c.watchNginxConfig() // nginxconfigwatch.go
 	}
 	c.watch(cls.Informer())
 	c.classSynced, c.synced = c.synced[len(c.synced)-1], c.synced[:len(c.synced)-1]
@@ -351,6 +361,9 @@ func (c *Controller) snapshot() (*Snapshot, error) {
 		}
 		k := types.NamespacedName{Namespace: es.Namespace, Name: name}
 		s.Slices[k] = append(s.Slices[k], es)
+	}
+	if c.nginx != nil {
+		s.Nginx = c.nginx.config(c)
 	}
 	return s, nil
 }

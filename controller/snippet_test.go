@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -266,6 +267,20 @@ func TestCompileSnippets(t *testing.T) {
 			t.Errorf("route %+v, want one without filters", r)
 		}
 	})
+	// --nginx-configmap: allow-snippet-annotations decides, false (its
+	// ingress-nginx default) when the key is absent.
+	for _, allow := range []bool{false, true} {
+		t.Run(fmt.Sprintf("nginx ConfigMap allow-snippet-annotations %v", allow), func(t *testing.T) {
+			ing := ingress("ns", "a", 0, annotate(annConfigSnippet, `more_set_headers "X-A: a";`), rule("s.test", "/", prefix, "svc1", 80))
+			snap := cluster([]*networkingv1.Ingress{ing}, "svc1")
+			snap.Nginx = &NginxConfig{AllowSnippetAnnotations: allow}
+			res := Compile(snap, CompileConfig{Class: testClass})
+			r := res.Table.Match("s.test", "/")
+			if applied := r != nil && r.Filters != nil; applied != allow || (len(res.Problems) == 0) == !allow {
+				t.Errorf("snippet applied %v, problems %+v; want applied %v", applied, res.Problems, allow)
+			}
+		})
+	}
 }
 
 // FuzzParseSnippet: the parser never panics, and a parsed snippet written

@@ -49,6 +49,7 @@ type call struct {
 	bodyTooBig bool
 	status     int          // answer the proxy gave itself (errors), 0 if none
 	ub         upstreamBody // the response body, wrapped to see how it ends
+	cb         compressBody // the response body compressed (compress.go)
 
 	begin         time.Time
 	upstreamStart time.Time

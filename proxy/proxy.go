@@ -457,6 +457,9 @@ func (c *call) modifyResponse(resp *http.Response) error {
 	if bf := c.bfilters; bf != nil {
 		bf.ResponseHeaders.Apply(resp.Header)
 	}
+	if cp := c.route.Options.Compress; cp != nil {
+		c.compress(cp, resp) // compress.go
+	}
 	return nil
 }
 

@@ -229,6 +229,9 @@ type Options struct {
 	NoAccessLog bool `json:",omitempty"`
 	// BasicAuth, when set, is checked after Access and Limits; nil for none.
 	BasicAuth *BasicAuth `json:",omitempty"`
+	// Compress, when set, compresses eligible responses (see compress.go);
+	// nil for none.
+	Compress *Compress `json:",omitempty"`
 }
 
 // NoTimeout is a timeout that was explicitly turned off.

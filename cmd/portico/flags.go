@@ -31,6 +31,7 @@ type config struct {
 	defaultBackend    *controller.ServiceRef
 	defaultCert       *types.NamespacedName
 	hsts              string
+	nginxConfigMap    *types.NamespacedName // --nginx-configmap; nil for none
 	shutdownGrace     time.Duration
 	kubeAPIQPS        float32
 	kubeAPIBurst      int
@@ -59,6 +60,7 @@ func parseFlags(args []string) (*config, error) {
 	defBackend := fs.String("default-backend-service", "", "namespace/name:port of a Service for requests that match no rule (default: 404)")
 	defCert := fs.String("default-ssl-certificate", "", "namespace/name of a kubernetes.io/tls Secret served when no other certificate matches (default: a self-signed certificate generated at start)")
 	fs.StringVar(&c.hsts, "hsts", "", `Strict-Transport-Security for TLS hosts whose Ingress sets no portico.dev/hsts, e.g. "max-age=31536000; includeSubDomains" (default: none)`)
+	nginxCM := fs.String("nginx-configmap", "", "namespace/name of an ingress-nginx ConfigMap whose keys set every Ingress's defaults, followed live (docs/nginx-configmap.md; default: none)")
 	qps := fs.Float64("kube-api-qps", 50, "requests per second Portico may send to the API server (status writes, Events, Leases)")
 	fs.IntVar(&c.kubeAPIBurst, "kube-api-burst", 100, "burst of requests allowed above --kube-api-qps")
 	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", 15*time.Second, "on SIGTERM, how long in-flight requests may take to finish")
@@ -97,6 +99,13 @@ func parseFlags(args []string) (*config, error) {
 			return nil, fmt.Errorf("--default-ssl-certificate: %q: want namespace/name", *defCert)
 		}
 		c.defaultCert = &types.NamespacedName{Namespace: ns, Name: name}
+	}
+	if *nginxCM != "" {
+		ns, name, ok := strings.Cut(*nginxCM, "/")
+		if !ok || ns == "" || name == "" || strings.Contains(name, "/") {
+			return nil, fmt.Errorf("--nginx-configmap: %q: want namespace/name", *nginxCM)
+		}
+		c.nginxConfigMap = &types.NamespacedName{Namespace: ns, Name: name}
 	}
 	if err := c.logLevel.UnmarshalText([]byte(*logLevel)); err != nil {
 		return nil, fmt.Errorf("--log-level: %w", err)

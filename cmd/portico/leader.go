@@ -30,6 +30,7 @@ type leaderFlags struct {
 	retryPeriod       time.Duration
 	publishService    *types.NamespacedName
 	publishAddresses  []controller.Address
+	updateStatus      bool // --update-status; false: Ingress status is never written
 
 	publishServiceRaw, publishAddressesRaw string
 }
@@ -42,6 +43,7 @@ func addLeaderFlags(fs *flag.FlagSet, l *leaderFlags) {
 	fs.DurationVar(&l.retryPeriod, "retry-period", 2*time.Second, "how often replicas try to acquire or renew the Lease")
 	fs.StringVar(&l.publishServiceRaw, "publish-service", "", "namespace/name of the Service whose load-balancer ingress (else external IPs, else cluster IP) is written to Ingress status")
 	fs.StringVar(&l.publishAddressesRaw, "publish-status-address", "", "comma-separated IPs or host names written to Ingress status (instead of --publish-service)")
+	fs.BoolVar(&l.updateStatus, "update-status", true, "write the load-balancer address to Ingress status while leading; false: Ingress status is never written (Gateway API status is not affected)")
 }
 
 func (l *leaderFlags) validate() error {
@@ -95,10 +97,13 @@ func identity() string {
 // newStatusWriter picks the address source: --publish-service, else
 // --publish-status-address, else (POD_NAME and POD_NAMESPACE set, as in a
 // hostNetwork DaemonSet) the addresses of the nodes running Portico pods.
-// With none of them, no status is written.
+// With none of them, or with --update-status=false, no status is written.
 func newStatusWriter(l *leaderFlags, client kubernetes.Interface, log *slog.Logger) *controller.StatusWriter {
 	var src controller.AddressSource
 	switch {
+	case !l.updateStatus:
+		log.Info("--update-status=false: Ingress status is not written")
+		return nil
 	case l.publishService != nil:
 		src = &controller.ServiceAddresses{Client: client, Name: *l.publishService}
 	case len(l.publishAddresses) > 0:

@@ -112,6 +112,9 @@ func run(ctx context.Context, c *config) error {
 		Events:  controller.NewEventSink(ctrlCtx, eventClient, "portico"),
 		Metrics: controller.NewMetrics(reg),
 		Status:  status,
+
+		NginxConfigMap: c.nginxConfigMap,
+		TrustedProxies: len(c.dp.trustedProxies) > 0,
 	}
 	leads := []func(context.Context){}
 	if status != nil {

@@ -40,6 +40,7 @@ const (
 	overlayDaemonSet         = "deploy/overlays/daemonset-hostnetwork"
 	componentACME            = "deploy/components/acme"
 	componentGatewayServices = "deploy/components/gateway-services"
+	componentNginxConfigMap  = "deploy/components/nginx-configmap"
 	porticoNamespace         = "portico"
 	porticoSA                = "portico"
 	electionLeaseName        = "portico-leader"

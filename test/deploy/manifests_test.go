@@ -41,6 +41,9 @@ func TestOverlaysApply(t *testing.T) {
 		{name: "nodeport with Gateway Services", overlay: overlayNodePort, components: []string{componentGatewayServices}, podLevel: "restricted",
 			want:    []string{"Deployment/portico", "ClusterRole/portico-gateway-services", "ClusterRoleBinding/portico-gateway-services"},
 			wantArg: "--gateway-services"},
+		{name: "nodeport with the ingress-nginx ConfigMap", overlay: overlayNodePort, components: []string{componentNginxConfigMap}, podLevel: "restricted",
+			want:    []string{"Deployment/portico", "Role/portico-nginx-configmap", "RoleBinding/portico-nginx-configmap"},
+			wantArg: "--nginx-configmap=portico/ingress-nginx-controller"},
 	}
 	base := []string{"Namespace/portico", "ServiceAccount/portico", "ClusterRole/portico", "ClusterRoleBinding/portico",
 		"ClusterRole/portico-ingressclasses", "ClusterRoleBinding/portico-ingressclasses",
