@@ -70,6 +70,9 @@ func BenchmarkAnnotationCost(b *testing.B) {
 		// The first request runs bcrypt; the measured ones hit the verified-credentials cache.
 		{name: "auth-type-basic", ann: map[string]string{n + "auth-type": "basic", n + "auth-secret": "htpasswd", n + "auth-realm": "bench"},
 			hdr: []string{"Authorization", "Basic Zm9vOmJhcg=="}}, // foo:bar
+		{name: "configuration-snippet", ann: map[string]string{n + "configuration-snippet": "more_set_headers \"X-Frame-Options: DENY\";\nproxy_set_header X-Team web;"}},
+		{name: "proxy-cookie-path+redirect", ann: map[string]string{n + "proxy-cookie-path": "/internal /", n + "proxy-redirect-from": "http://internal/",
+			n + "proxy-redirect-to": "https://bench.test/"}},
 		{name: "permanent-redirect", ann: map[string]string{n + "permanent-redirect": "https://elsewhere.example.com/"}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
