@@ -108,7 +108,7 @@ type badFunc func(name, why string)
 // adds its group here; names must not repeat (TestAnnotationGroups).
 var annotationGroups = slices.Concat(coreAnnotations, redirectAnnotations, corsAnnotations, rewriteAnnotations,
 	canaryAnnotations, affinityAnnotations, hashByAnnotations, accessAnnotations, authAnnotations, basicAuthAnnotations,
-	responseRewriteAnnotations, accessLogAnnotations, proxySSLAnnotations, snippetAnnotations, customHeadersAnnotations)
+	responseRewriteAnnotations, accessLogAnnotations, proxySSLAnnotations, snippetAnnotations, customHeadersAnnotations, satisfyAnnotations)
 
 // annotationIndex finds a name's group.
 var annotationIndex = func() map[string]*annotationGroup {

@@ -288,3 +288,20 @@ func stripAuthSecret(obj any) (any, error) {
 	}
 	return sec, nil
 }
+
+// satisfyAnnotations is ingress-nginx satisfy: "any" lets a client that
+// the source-range lists allow in without authentication, and one they
+// refuse authenticate instead (nginx satisfy any); "all" (the default)
+// needs both.
+var satisfyAnnotations = []annotationGroup{{
+	names: []string{"satisfy"}, nginx: true,
+	parse: func(a annotations, o *ingressOptions, bad badFunc) {
+		switch v, _ := a.get("satisfy"); v {
+		case "any":
+			o.route.SatisfyAny = true
+		case "all", "":
+		default:
+			bad("satisfy", `want "all" or "any"`)
+		}
+	},
+}}

@@ -20,7 +20,8 @@ func (c *call) admit(o *router.Options) (ok bool, done func()) {
 			c.fail(http.StatusServiceUnavailable, "503 service unavailable")
 			return false, nil
 		}
-		if !a.Allows(ip) {
+		// satisfy any: a refused address may authenticate instead.
+		if !a.Allows(ip) && !(o.SatisfyAny && (o.Auth != nil || o.BasicAuth != nil)) {
 			c.fail(http.StatusForbidden, "403 forbidden")
 			return false, nil
 		}

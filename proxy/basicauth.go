@@ -23,6 +23,19 @@ import (
 // does (proxy_set_header Authorization ""), the credentials are not sent
 // upstream.
 func (c *call) basicAuth(b *router.BasicAuth) bool {
+	if c.basicAuthOK(b) {
+		return true
+	}
+	h := c.w.Header()
+	h.Set("WWW-Authenticate", b.Challenge)
+	c.corsHeaders(h)
+	c.fail(http.StatusUnauthorized, "401 Authorization Required") // a fixed body: nothing of the request
+	return false
+}
+
+// basicAuthOK reports whether the request's credentials are a user's of
+// b, taking the Authorization header off the request when they are.
+func (c *call) basicAuthOK(b *router.BasicAuth) bool {
 	r := c.in
 	if user, pass, ok := r.BasicAuth(); ok {
 		if h, found := b.Users[user]; found && checkPassword(r.Context(), &h, user, pass) {
@@ -30,10 +43,6 @@ func (c *call) basicAuth(b *router.BasicAuth) bool {
 			return true
 		}
 	}
-	h := c.w.Header()
-	h.Set("WWW-Authenticate", b.Challenge)
-	c.corsHeaders(h)
-	c.fail(http.StatusUnauthorized, "401 Authorization Required") // a fixed body: nothing of the request
 	return false
 }
 

@@ -259,8 +259,23 @@ func (c *call) serve() {
 		c.redirect(ar)
 		return
 	}
-	if a := c.route.Options.Auth; a != nil && !c.auth(a) {
-		return
+	// satisfy any (nginx): one of the access list, basic auth and external
+	// auth granting is enough. Unusable settings (Auth.Deny, an invalid
+	// list) are never skipped.
+	satisfied := false
+	if o := c.route.Options; o.SatisfyAny {
+		if o.Access != nil && !o.Access.Invalid {
+			satisfied = o.Access.Allows(c.p.cfg.Forwarded.clientAddr(c.in))
+		}
+		if !satisfied && o.BasicAuth != nil && o.Auth != nil {
+			satisfied = c.basicAuthOK(o.BasicAuth)
+		}
+	}
+	if a := c.route.Options.Auth; a != nil && (a.Deny || !satisfied) {
+		if !c.auth(a) {
+			return
+		}
+		satisfied = c.route.Options.SatisfyAny // the auth service said yes
 	}
 	var n uint64
 	if len(c.route.Backends) > 1 {
@@ -304,7 +319,7 @@ func (c *call) serve() {
 			defer done()
 		}
 	}
-	if b := o.BasicAuth; b != nil && !c.basicAuth(b) { // after redirects and limits, as nginx's access phase
+	if b := o.BasicAuth; b != nil && !satisfied && !c.basicAuth(b) { // after redirects and limits, as nginx's access phase
 		return
 	}
 	if o.MaxBodyBytes > 0 {

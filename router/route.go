@@ -229,6 +229,10 @@ type Options struct {
 	NoAccessLog bool `json:",omitempty"`
 	// BasicAuth, when set, is checked after Access and Limits; nil for none.
 	BasicAuth *BasicAuth `json:",omitempty"`
+	// SatisfyAny (ingress-nginx satisfy: any): a client Access allows
+	// needs no authentication (Auth, BasicAuth), and one it refuses may
+	// still authenticate instead of getting 403.
+	SatisfyAny bool `json:",omitempty"`
 	// Compress, when set, compresses eligible responses (see compress.go);
 	// nil for none.
 	Compress *Compress `json:",omitempty"`
