@@ -57,6 +57,9 @@ type ingressOptions struct {
 	rewrite rewriteOptions
 	// canary is set for a canary Ingress (canary: "true"), see canary.go.
 	canary *canaryOptions
+	// globalAuth is the ConfigMap's global-auth-url (the route's Auth until
+	// the Ingress sets its own, see enable-global-auth).
+	globalAuth *router.Auth
 	// proxySSL is proxy-ssl-*: TLS to the Ingress's HTTPS backends.
 	proxySSL *proxySSLOptions
 	// snippets are configuration-snippet and server-snippet (snippet.go).
@@ -108,7 +111,8 @@ type badFunc func(name, why string)
 // adds its group here; names must not repeat (TestAnnotationGroups).
 var annotationGroups = slices.Concat(coreAnnotations, redirectAnnotations, corsAnnotations, rewriteAnnotations,
 	canaryAnnotations, affinityAnnotations, hashByAnnotations, accessAnnotations, authAnnotations, basicAuthAnnotations,
-	responseRewriteAnnotations, accessLogAnnotations, proxySSLAnnotations, snippetAnnotations, customHeadersAnnotations, satisfyAnnotations)
+	responseRewriteAnnotations, accessLogAnnotations, proxySSLAnnotations, snippetAnnotations, customHeadersAnnotations, satisfyAnnotations,
+	globalAuthAnnotations)
 
 // annotationIndex finds a name's group.
 var annotationIndex = func() map[string]*annotationGroup {
@@ -142,6 +146,7 @@ func parseAnnotationsOver(ann map[string]string, nc *NginxConfig) (ingressOption
 	o.route.SSLRedirect = true // applied only to hosts with TLS, see compile
 	if nc != nil {
 		o.route, o.forceRedirect = nc.Route, nc.ForceSSLRedirect // nginxconfig.go
+		o.globalAuth = nc.Route.Auth
 	}
 	var probs []annotationProblem
 	a := annotations{}

@@ -19,6 +19,17 @@ var authAnnotations = []annotationGroup{
 		"auth-response-headers", "auth-request-redirect", "auth-always-set-cookie"}, nginx: true, parse: parseExternalAuth},
 }
 
+// globalAuthAnnotations: enable-global-auth "false" takes the ConfigMap's
+// global-auth-url off the Ingress (an auth-url of its own replaces it
+// anyway).
+var globalAuthAnnotations = []annotationGroup{
+	{names: []string{"enable-global-auth"}, nginx: true, parse: func(a annotations, o *ingressOptions, bad badFunc) {
+		if on, ok := boolAnnotation(a, "enable-global-auth", bad); ok && !on && o.route.Auth == o.globalAuth {
+			o.route.Auth = nil
+		}
+	}},
+}
+
 // maxAuthURL bounds the length of auth-url and auth-signin.
 const maxAuthURL = 2048
 

@@ -66,6 +66,8 @@ var nginxConfigKeys = map[string]bool{
 	"use-forwarded-headers": true, "compute-full-forwarded-for": true, "forwarded-for-header": true, "enable-real-ip": true,
 	"use-gzip": true, "gzip-types": true, "gzip-level": true, "gzip-min-length": true,
 	"allow-snippet-annotations": true,
+	"global-auth-url":           true, "global-auth-method": true, "global-auth-signin": true, "global-auth-signin-redirect-param": true,
+	"global-auth-response-headers": true, "global-auth-request-redirect": true, "global-auth-always-set-cookie": true,
 }
 
 // ParseNginxConfig reads a ConfigMap's data (nil when the ConfigMap does
@@ -218,6 +220,9 @@ func ParseNginxConfig(data map[string]string, trustedProxies bool) (*NginxConfig
 	}
 
 	boolKey("allow-snippet-annotations", &cfg.AllowSnippetAnnotations)
+	cfg.Route.Auth = globalAuth(data, func(key, why string) {
+		probs = append(probs, NginxConfigProblem{Key: key, Message: fmt.Sprintf("invalid value %q: %s", truncate(data[key], 64), why)})
+	})
 	slices.SortFunc(probs, func(a, b NginxConfigProblem) int { return strings.Compare(a.Key, b.Key) })
 	return cfg, probs, unsupported
 }
@@ -251,4 +256,26 @@ func mediaToken(s string) bool {
 		}
 	}
 	return true
+}
+
+// globalAuth reads global-auth-url and its global-auth-* settings with
+// the meaning of the per-Ingress auth-* annotations (parseExternalAuth):
+// the external authentication of every Ingress that sets no auth-url of
+// its own and no enable-global-auth: "false". nil without
+// global-auth-url. Settings that cannot be used deny every such Ingress
+// (503) rather than serve it unauthenticated; ingress-nginx drops global
+// auth then.
+func globalAuth(data map[string]string, bad func(key, why string)) *router.Auth {
+	if data["global-auth-url"] == "" {
+		return nil
+	}
+	a := annotations{vals: map[string]string{}, nginx: map[string]bool{}}
+	for k, v := range data {
+		if name, ok := strings.CutPrefix(k, "global-"); ok && nginxConfigKeys[k] {
+			a.vals[name] = v
+		}
+	}
+	var o ingressOptions
+	parseExternalAuth(a, &o, func(name, why string) { bad("global-"+name, why) })
+	return o.route.Auth
 }

@@ -230,3 +230,38 @@ func FuzzParseNginxConfig(f *testing.F) {
 		}
 	})
 }
+
+func TestGlobalAuth(t *testing.T) {
+	t.Parallel()
+	nc, probs, _ := ParseNginxConfig(map[string]string{"global-auth-url": "http://auth.example/check", "global-auth-method": "POST"}, false)
+	if len(probs) != 0 || nc.Route.Auth == nil || nc.Route.Auth.External == nil || nc.Route.Auth.External.Method != "POST" {
+		t.Fatalf("global auth %+v, problems %v", nc.Route.Auth, probs)
+	}
+	for _, tt := range []struct {
+		ann  map[string]string
+		want string // "global", "own" or "none"
+	}{
+		{nil, "global"},
+		{map[string]string{nginxPrefix + "enable-global-auth": "false"}, "none"},
+		{map[string]string{nginxPrefix + "enable-global-auth": "true"}, "global"},
+		{map[string]string{nginxPrefix + "auth-url": "http://own.example/"}, "own"},
+		{map[string]string{nginxPrefix + "auth-url": "http://own.example/", nginxPrefix + "enable-global-auth": "false"}, "own"},
+	} {
+		o, _ := parseAnnotationsOver(tt.ann, nc)
+		got := "own"
+		switch o.route.Auth {
+		case nil:
+			got = "none"
+		case nc.Route.Auth:
+			got = "global"
+		}
+		if got != tt.want {
+			t.Errorf("%v: auth is %s, want %s", tt.ann, got, tt.want)
+		}
+	}
+	// Unusable global settings deny rather than serve unauthenticated.
+	nc, probs, _ = ParseNginxConfig(map[string]string{"global-auth-url": "ftp://x"}, false)
+	if len(probs) != 1 || probs[0].Key != "global-auth-url" || nc.Route.Auth == nil || !nc.Route.Auth.Deny {
+		t.Errorf("invalid global-auth-url: auth %+v, problems %v", nc.Route.Auth, probs)
+	}
+}

@@ -360,3 +360,49 @@ func TestNginxConfigMapRBAC(t *testing.T) {
 		t.Errorf("listing ConfigMap other: err = %v, want forbidden", err)
 	}
 }
+
+// TestNginxGlobalAuth: the ConfigMap's global-auth-url protects every
+// Ingress against a real auth server process, except one that sets
+// enable-global-auth: "false"; an Ingress's own auth-url replaces it.
+func TestNginxGlobalAuth(t *testing.T) {
+	harness.EnsureIngressClass(t, cp, "portico", false)
+	ns := harness.Namespace(t, cp)
+	_, be := pods(t, "gauth", 1)
+	authAddr := startAuthServer(t)
+	n := "nginx.ingress.kubernetes.io/"
+	site(t, ns, "guarded", "guarded.gauth.test", nil, hostOf(be[0]))
+	site(t, ns, "optout", "optout.gauth.test", map[string]string{n + "enable-global-auth": "false"}, hostOf(be[0]))
+	site(t, ns, "own", "own.gauth.test", map[string]string{n + "auth-url": "http://" + authAddr + "/forbid"}, hostOf(be[0]))
+	applyConfigMap(t, ns, "ingress-nginx-controller", map[string]string{
+		"global-auth-url": "http://" + authAddr + "/auth", "global-auth-signin": "http://$host/start",
+	})
+	p := harness.StartPortico(t, cp, "--nginx-configmap", ns+"/ingress-nginx-controller")
+	c := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	base := "http://" + p.HTTPAddr + "/"
+	for _, tt := range []struct {
+		host, cookie, location string
+		status                 int
+	}{
+		{"guarded.gauth.test", "", "http://guarded.gauth.test/start?rd=http://guarded.gauth.test%2F", http.StatusFound},
+		{"guarded.gauth.test", "session=alice", "", http.StatusOK},
+		{"optout.gauth.test", "", "", http.StatusOK},
+		{"own.gauth.test", "session=alice", "", http.StatusForbidden}, // its own auth-url, which forbids
+	} {
+		harness.Eventually(t, 10*time.Second, func() error {
+			req, _ := http.NewRequest(http.MethodGet, base, nil)
+			req.Host = tt.host
+			if tt.cookie != "" {
+				req.Header.Set("Cookie", tt.cookie)
+			}
+			resp, err := c.Do(req)
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tt.status || resp.Header.Get("Location") != tt.location {
+				return fmt.Errorf("%s (cookie %q): %d Location %q, want %d %q", tt.host, tt.cookie, resp.StatusCode, resp.Header.Get("Location"), tt.status, tt.location)
+			}
+			return nil
+		})
+	}
+}
