@@ -57,6 +57,8 @@ type ingressOptions struct {
 	rewrite rewriteOptions
 	// canary is set for a canary Ingress (canary: "true"), see canary.go.
 	canary *canaryOptions
+	// aliases are server-alias's host names (alias.go).
+	aliases []string
 }
 
 // annotations is an Ingress's annotations by name, the prefix resolved:
@@ -99,7 +101,8 @@ type badFunc func(name, why string)
 // annotationGroups lists every annotation Portico reads. Each feature
 // adds its group here; names must not repeat (TestAnnotationGroups).
 var annotationGroups = slices.Concat(coreAnnotations, redirectAnnotations, corsAnnotations, rewriteAnnotations,
-	canaryAnnotations, affinityAnnotations, hashByAnnotations, accessAnnotations, authAnnotations, basicAuthAnnotations)
+	canaryAnnotations, affinityAnnotations, hashByAnnotations, accessAnnotations, authAnnotations, basicAuthAnnotations,
+	aliasAnnotations)
 
 // annotationIndex finds a name's group.
 var annotationIndex = func() map[string]*annotationGroup {

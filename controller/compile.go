@@ -127,6 +127,7 @@ func Compile(s *Snapshot, cfg CompileConfig) Result {
 	for ing, n := range c.mergeCanaries(routes) {
 		live[ing] += n
 	}
+	routes = c.serverAliases(routes)
 
 	var def *router.Route
 	if len(defaults) > 0 {
@@ -215,7 +216,8 @@ type compiler struct {
 	regexHosts map[string]bool
 	// emptyReported: NoEndpoints already reported (noendpoints.go).
 	emptyReported map[emptyKey]bool
-	canaries      []canaryPath // paths of canary Ingresses (canary.go)
+	canaries      []canaryPath  // paths of canary Ingresses (canary.go)
+	aliases       []hostAliases // server-alias of rule hosts (alias.go)
 }
 
 func (c *compiler) problem(ing *networkingv1.Ingress, reason, msg string) {
@@ -272,6 +274,10 @@ func (c *compiler) ingress(routes []router.Route, ing *networkingv1.Ingress, src
 	}
 	if !opts.forceRedirect {
 		plain.HSTS = "" // HSTS on a host that may be served without TLS would strand its users
+	}
+
+	if len(opts.aliases) > 0 {
+		c.recordAliases(ing, opts.aliases)
 	}
 
 	var def *router.Route
