@@ -2,7 +2,11 @@ package e2e
 
 import (
 	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -88,4 +92,119 @@ func TestNginxServerAlias(t *testing.T) {
 	// Warning; foo.taken.test itself works.
 	harness.Eventually(t, 10*time.Second, wantEchoHost(c, base, "/", "foo.taken.test"))
 	wantEvent(t, ns, "taken", "Warning", "AliasConflict", `server-alias "foo.plain.test"`, "is a host of its own")
+}
+
+// mirrorRecorder is the mirror target: a real HTTP server in a network
+// namespace of its own that keeps what it was sent.
+type mirrorRecorder struct {
+	mu   sync.Mutex
+	seen []mirrored
+}
+
+type mirrored struct{ method, uri, host, body string }
+
+func (m *mirrorRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	m.mu.Lock()
+	m.seen = append(m.seen, mirrored{r.Method, r.RequestURI, r.Host, string(b)})
+	m.mu.Unlock()
+	if r.URL.Query().Get("slow") != "" {
+		time.Sleep(3 * time.Second) // the client must not wait for it
+	}
+	w.WriteHeader(http.StatusTeapot) // discarded
+}
+
+// find returns the recorded request with URI uri.
+func (m *mirrorRecorder) find(uri string) (mirrored, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, s := range m.seen {
+		if s.uri == uri {
+			return s, true
+		}
+	}
+	return mirrored{}, false
+}
+
+// TestNginxMirror: mirror-target copies each request to a real second
+// server while the client gets the backend's answer. ingress-nginx's
+// annotations/mirror.go checks nginx.conf text only (0 HTTP-level
+// assertions to port); traefik has no mirror suite.
+func TestNginxMirror(t *testing.T) {
+	harness.EnsureIngressClass(t, cp, "portico", false)
+	ns := harness.Namespace(t, cp)
+	_, be := pods(t, "echo", 1)
+	mpod, _ := pods(t, "mirror", 1)
+	l, err := mpod.Listen("tcp", net.JoinHostPort(mpod.Addrs[0].String(), "9090"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &mirrorRecorder{}
+	srv := &http.Server{Handler: rec, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	target := "http://" + l.Addr().String()
+
+	site(t, ns, "body", "body.mirror.test", map[string]string{ngx + "mirror-target": target + "$request_uri"}, hostOf(be[0]))
+	site(t, ns, "nobody", "nobody.mirror.test", map[string]string{ngx + "mirror-target": target + "/copy$request_uri",
+		ngx + "mirror-request-body": "off", ngx + "mirror-host": "test.env.com"}, hostOf(be[0]))
+	site(t, ns, "nxdomain", "nxdomain.mirror.test", map[string]string{ngx + "mirror-target": "http://no-such-mirror.invalid$request_uri"}, hostOf(be[0]))
+	site(t, ns, "bad", "bad.mirror.test", map[string]string{ngx + "mirror-target": "http://x.example/$host"}, hostOf(be[0]))
+
+	p := harness.StartPortico(t, cp)
+	c := p.Client()
+	base := "http://" + p.HTTPAddr
+	post := func(host, uri, body string) (int, harness.Echo, time.Duration) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, base+uri, strings.NewReader(body))
+		req.Host = host
+		start := time.Now()
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		e, _ := harness.ParseEcho(b)
+		return resp.StatusCode, e, time.Since(start)
+	}
+	for _, h := range []string{"body", "nobody", "nxdomain", "bad"} {
+		harness.Eventually(t, 10*time.Second, wantBackend(c, base+"/", h+".mirror.test", "echo-0"))
+	}
+	wantMirrored := func(want mirrored) {
+		t.Helper()
+		harness.Eventually(t, 5*time.Second, func() error {
+			got, ok := rec.find(want.uri)
+			if !ok {
+				return fmt.Errorf("the mirror has not seen %s", want.uri)
+			}
+			if got != want {
+				return fmt.Errorf("the mirror got %+v, want %+v", got, want)
+			}
+			return nil
+		})
+	}
+
+	// The client gets the backend's answer (not the mirror's 418) with
+	// the whole body; the copy has method, request URI and body, and as
+	// Host the target's host (ingress-nginx: the target URL's hostname).
+	st, e, _ := post("body.mirror.test", "/orders/1?x=y", "payload-1")
+	if st != http.StatusOK || e.Backend != "echo-0" || e.BodyBytes != int64(len("payload-1")) {
+		t.Errorf("client got %d from %q (%d body bytes)", st, e.Backend, e.BodyBytes)
+	}
+	wantMirrored(mirrored{"POST", "/orders/1?x=y", mpod.Addrs[0].String(), "payload-1"})
+	// A slow mirror does not slow the client down.
+	if st, _, took := post("body.mirror.test", "/slow?slow=1", "s"); st != http.StatusOK || took > 2*time.Second {
+		t.Errorf("with a slow mirror: %d after %s", st, took)
+	}
+	// mirror-request-body off and mirror-host.
+	if st, e, _ = post("nobody.mirror.test", "/n?k=v", "secret"); st != http.StatusOK || e.BodyBytes != 6 {
+		t.Errorf("nobody: %d, %d body bytes", st, e.BodyBytes)
+	}
+	wantMirrored(mirrored{"POST", "/copy/n?k=v", "test.env.com", ""})
+	// A target that resolves to nothing changes nothing for the client.
+	if st, e, took := post("nxdomain.mirror.test", "/", "x"); st != http.StatusOK || e.Backend != "echo-0" || took > 2*time.Second {
+		t.Errorf("unresolvable mirror: %d from %q after %s", st, e.Backend, took)
+	}
+	wantEvent(t, ns, "bad", "Warning", "InvalidAnnotation", ngx+"mirror-target", "$request_uri")
 }
