@@ -59,6 +59,8 @@ type ingressOptions struct {
 	canary *canaryOptions
 	// aliases are server-alias's host names (alias.go).
 	aliases []string
+	// errorPages are custom-http-errors and default-backend (errorpages.go).
+	errorPages *errorPageOptions
 }
 
 // annotations is an Ingress's annotations by name, the prefix resolved:
@@ -102,7 +104,7 @@ type badFunc func(name, why string)
 // adds its group here; names must not repeat (TestAnnotationGroups).
 var annotationGroups = slices.Concat(coreAnnotations, redirectAnnotations, corsAnnotations, rewriteAnnotations,
 	canaryAnnotations, affinityAnnotations, hashByAnnotations, accessAnnotations, authAnnotations, basicAuthAnnotations,
-	aliasAnnotations, mirrorAnnotations)
+	aliasAnnotations, mirrorAnnotations, errorPageAnnotations)
 
 // annotationIndex finds a name's group.
 var annotationIndex = func() map[string]*annotationGroup {

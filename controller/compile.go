@@ -87,7 +87,7 @@ type Result struct {
 // is skipped and reported; the rest of it, and every other Ingress, go live.
 func Compile(s *Snapshot, cfg CompileConfig) Result {
 	c := compiler{snap: s, backends: make(map[backendKey]*router.Backend, len(s.Services)), certs: cfg.certs, hsts: cfg.HSTS,
-		badSecrets: make(map[types.NamespacedName]bool), acme: make(map[string]bool)}
+		badSecrets: make(map[types.NamespacedName]bool), acme: make(map[string]bool), defaultRef: cfg.DefaultBackend}
 	if c.certs == nil {
 		c.certs = newCertCache(nil)
 	}
@@ -218,6 +218,7 @@ type compiler struct {
 	emptyReported map[emptyKey]bool
 	canaries      []canaryPath  // paths of canary Ingresses (canary.go)
 	aliases       []hostAliases // server-alias of rule hosts (alias.go)
+	defaultRef    *ServiceRef   // --default-backend-service (errorpages.go)
 }
 
 func (c *compiler) problem(ing *networkingv1.Ingress, reason, msg string) {
@@ -234,6 +235,9 @@ func (c *compiler) ingress(routes []router.Route, ing *networkingv1.Ingress, src
 	if opts.canary != nil {
 		c.canaryRoutes(ing, opts.canary)
 		return routes, nil
+	}
+	if opts.errorPages != nil {
+		opts.route.ErrorPages = c.errorPages(ing, opts.errorPages)
 	}
 	if l := opts.route.Limits; l != nil {
 		// Limits count per Ingress, as ingress-nginx's zones do; a
@@ -343,8 +347,11 @@ func (c *compiler) ingress(routes []router.Route, ing *networkingv1.Ingress, src
 			}
 			b, err := c.ingressBackend(ing.Namespace, &p.Backend)
 			if err != nil {
-				c.problem(ing, reasonOf(err), where()+": "+err.Error()+"; path ignored")
-				continue
+				if b = missingBackend(o, ing.Namespace, &p.Backend); b == nil {
+					c.problem(ing, reasonOf(err), where()+": "+err.Error()+"; path ignored")
+					continue
+				}
+				c.problem(ing, reasonOf(err), where()+": "+err.Error()+"; served by the default-backend")
 			}
 			c.checkEndpoints(ing, b)
 			if rs == nil {

@@ -47,8 +47,11 @@ type call struct {
 	// big (bodyTooBig).
 	replay     []byte
 	bodyTooBig bool
-	status     int          // answer the proxy gave itself (errors), 0 if none
-	ub         upstreamBody // the response body, wrapped to see how it ends
+	status     int // answer the proxy gave itself (errors), 0 if none
+	// intercepted is the backend's status that went to the default
+	// backend (custom-http-errors), 0 if none.
+	intercepted int
+	ub          upstreamBody // the response body, wrapped to see how it ends
 
 	begin         time.Time
 	upstreamStart time.Time
@@ -149,7 +152,7 @@ func (c *call) start(w http.ResponseWriter, r *http.Request) {
 	c.in = r
 	c.w = responseWriter{rw: w}
 	c.cw, _ = w.(clientWatcher)
-	c.status, c.attempts, c.refusals, c.upstreamTime = 0, 0, 0, 0
+	c.status, c.attempts, c.refusals, c.upstreamTime, c.intercepted = 0, 0, 0, 0, 0
 	c.ub = upstreamBody{}
 	c.retry, c.replay, c.bodyTooBig = nil, nil, false
 	c.reqDeadline, c.tryDeadline = 0, 0
@@ -615,6 +618,9 @@ func (c *call) unwatch() bool {
 func (c *call) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	var tooBig *http.MaxBytesError
 	switch {
+	case err == errIntercepted:
+		c.errorPage(c.route.Options.ErrorPages, c.intercepted) // proxy/errorpages.go
+		return
 	case c.timedOut.Load(), c.tryTimedOut.Load():
 		c.status = http.StatusGatewayTimeout
 	case errors.As(err, &tooBig):
@@ -631,6 +637,10 @@ func (c *call) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	c.p.cfg.Log.Debug("upstream error", "backend", c.backend.ID, "endpoint", c.ep.addr, "status", c.status, "err", err)
 	if c.w.status != 0 {
 		return // an upgrade or response already began; nothing more can be said
+	}
+	if e := c.route.Options.ErrorPages; e != nil && e.Catches(c.status) {
+		c.errorPage(e, c.status)
+		return
 	}
 	if c.status == http.StatusRequestEntityTooLarge {
 		w.Header()["Connection"] = []string{"close"}

@@ -217,6 +217,9 @@ type Options struct {
 	Limits *RateLimits
 	// Auth, when set, is checked before a backend is picked.
 	Auth *Auth
+	// ErrorPages, when set, sends some failed requests to a default
+	// backend (see ErrorPages); nil for none.
+	ErrorPages *ErrorPages `json:",omitempty"`
 }
 
 // NoTimeout is a timeout that was explicitly turned off.

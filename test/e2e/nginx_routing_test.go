@@ -208,3 +208,125 @@ func TestNginxMirror(t *testing.T) {
 	}
 	wantEvent(t, ns, "bad", "Warning", "InvalidAnnotation", ngx+"mirror-target", "$request_uri")
 }
+
+// TestNginxCustomErrors ports ingress-nginx's annotations/default_backend.go
+// and disableproxyintercepterrors.go and traefik's
+// e2e/customerrors_suite_test.go (ingress-nginx's customhttperrors.go
+// checks nginx.conf text only). Service app (echo "app-0", /__status/NNN
+// answers NNN) serves the Ingresses; Service errors (echo "errors-0") is
+// their default-backend.
+func TestNginxCustomErrors(t *testing.T) {
+	harness.EnsureIngressClass(t, cp, "portico", false)
+	ns := harness.Namespace(t, cp)
+	_, app := pods(t, "app", 1)
+	_, errs := pods(t, "errors", 1)
+	for name, b := range map[string]*harness.Backend{"app": app[0], "errors": errs[0]} {
+		harness.Service(t, cp, ns, name, 80)
+		harness.ApplyEndpointSlice(t, cp, harness.EndpointSliceObject(ns, name, name+"-1", 8080, endpoints(b)...))
+	}
+	prefix := networkingv1.PathTypePrefix
+	ingress := func(name, host, svc string, ann map[string]string) {
+		ing := harness.IngressObject(ns, name, "portico", host, harness.Path("/", prefix, svc, 80))
+		ing.Annotations = ann
+		harness.CreateIngress(t, cp, ing)
+	}
+	ingress("default-backend", "default-backend", "invalid", map[string]string{ngx + "default-backend": "errors"})
+	ingress("pie", "pie.foo.com", "app", map[string]string{ngx + "custom-http-errors": "404",
+		ngx + "disable-proxy-intercept-errors": "true", ngx + "default-backend": "errors"})
+	ingress("ce", "ce.test", "app", map[string]string{ngx + "custom-http-errors": "404,503", ngx + "default-backend": "errors"})
+	ingress("ce-nobackend", "nobackend.ce.test", "app", map[string]string{ngx + "custom-http-errors": "404,503"})
+
+	p := harness.StartPortico(t, cp)
+	c := p.Client()
+	base := "http://" + p.HTTPAddr
+	do := func(method, host, path string, hdr ...string) (int, string, harness.Echo) {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+path, strings.NewReader("client body"))
+		req.Host = host
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		e, _ := harness.ParseEcho(b)
+		return resp.StatusCode, resp.Header.Get("X-Backend"), e
+	}
+	for _, h := range []string{"pie.foo.com", "ce.test", "nobackend.ce.test"} {
+		harness.Eventually(t, 10*time.Second, wantBackend(c, base+"/", h, "app-0"))
+	}
+	harness.Eventually(t, 10*time.Second, wantBackend(c, base+"/", "default-backend", "errors-0"))
+	errorPage := func(src string, st int, from string, e harness.Echo, code, ingName, svc, reqID string) {
+		t.Helper()
+		if st != http.StatusOK || from != "errors-0" {
+			t.Errorf("%s: %d from %q, want 200 from the default backend", src, st, from)
+			return
+		}
+		for k, v := range map[string]string{"X-Code": code, "X-Ingress-Name": ingName, "X-Service-Name": svc, "X-Request-Id": reqID, "X-Namespace": ns} {
+			if v != "" && e.Headers.Get(k) != v {
+				t.Errorf("%s: the default backend got %s %q, want %q", src, k, e.Headers.Get(k), v)
+			}
+		}
+		if e.Path != "/" || e.BodyBytes != 0 {
+			t.Errorf("%s: the default backend got path %q with %d body bytes", src, e.Path, e.BodyBytes)
+		}
+	}
+
+	// ingress-nginx annotations/default_backend.go "should use a custom default backend as upstream"
+	st, from, e := do("GET", "default-backend", "/alma/armud", "X-Request-Id", "something-unique")
+	errorPage("default_backend.go", st, from, e, "503", "default-backend", "invalid", "something-unique")
+	if e.Headers.Get("X-Original-Uri") != "/alma/armud" {
+		t.Errorf("X-Original-URI %q", e.Headers.Get("X-Original-Uri"))
+	}
+
+	// ingress-nginx annotations/disableproxyintercepterrors.go "configures Nginx correctly":
+	// with intercept disabled the backend's 404 reaches the client ...
+	if st, from, _ := do("GET", "pie.foo.com", "/__status/404", "X-Request-Id", "proxy_intercept_errors"); st != http.StatusNotFound || from != "app-0" {
+		t.Errorf("intercept disabled: %d from %q, want the backend's 404", st, from)
+	}
+	// ... and with it enabled, the default backend answers.
+	harness.UpdateIngress(t, cp, ns, "pie", func(ing *networkingv1.Ingress) {
+		ing.Annotations[ngx+"disable-proxy-intercept-errors"] = "false"
+	})
+	harness.Eventually(t, 10*time.Second, func() error {
+		if _, from, _ := do("GET", "pie.foo.com", "/__status/404"); from != "errors-0" {
+			return fmt.Errorf("404 still from %q", from)
+		}
+		return nil
+	})
+	st, from, e = do("GET", "pie.foo.com", "/__status/404", "X-Request-Id", "proxy_intercept_errors")
+	errorPage("disableproxyintercepterrors.go", st, from, e, "404", "pie", "app", "proxy_intercept_errors")
+
+	// traefik e2e/customerrors_suite_test.go
+	if st, from, _ := do("GET", "ce.test", "/"); st != 200 || from != "app-0" {
+		t.Errorf("TestNonErrorStatusPassesThrough/TestNonErrorBodyPassesThrough/TestUnlistedErrorCodeNotIntercepted: %d from %q", st, from)
+	}
+	for _, code := range []string{"404", "503"} {
+		// Test404TriggersCustomErrorPage, Test503TriggersCustomErrorPage and
+		// Test404StatusCodePreserved, Test503StatusCodePreserved: nginx's
+		// status is the error backend's (200), as traefik's.
+		st, from, e := do("GET", "ce.test", "/__status/"+code)
+		errorPage("Test"+code+"TriggersCustomErrorPage", st, from, e, code, "ce", "app", "")
+	}
+	if st, from, _ := do("GET", "ce.test", "/__status/500"); st != 500 || from != "app-0" {
+		t.Errorf("an unlisted code: %d from %q", st, from)
+	}
+	for _, m := range []string{"GET", "POST", "PUT"} { // Test404WithDifferentMethods
+		st, from, e := do(m, "ce.test", "/__status/404")
+		errorPage("Test404WithDifferentMethods "+m, st, from, e, "404", "ce", "app", "")
+		if e.Method != m {
+			t.Errorf("%s: the default backend got %s", m, e.Method)
+		}
+	}
+	// TestNoBackend404: without a default backend, ingress-nginx's own answers 404.
+	if st, from, _ := do("GET", "nobackend.ce.test", "/__status/503"); st != http.StatusNotFound || from != "" {
+		t.Errorf("TestNoBackend404: %d from %q", st, from)
+	}
+	// TestNoBackendNonError
+	if st, from, _ := do("GET", "nobackend.ce.test", "/"); st != 200 || from != "app-0" {
+		t.Errorf("TestNoBackendNonError: %d from %q", st, from)
+	}
+}
