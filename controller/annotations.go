@@ -61,6 +61,8 @@ type ingressOptions struct {
 	aliases []string
 	// errorPages are custom-http-errors and default-backend (errorpages.go).
 	errorPages *errorPageOptions
+	// serviceUpstream: proxy to the Service's cluster IP (serviceupstream.go).
+	serviceUpstream bool
 }
 
 // annotations is an Ingress's annotations by name, the prefix resolved:
@@ -104,7 +106,7 @@ type badFunc func(name, why string)
 // adds its group here; names must not repeat (TestAnnotationGroups).
 var annotationGroups = slices.Concat(coreAnnotations, redirectAnnotations, corsAnnotations, rewriteAnnotations,
 	canaryAnnotations, affinityAnnotations, hashByAnnotations, accessAnnotations, authAnnotations, basicAuthAnnotations,
-	aliasAnnotations, mirrorAnnotations, errorPageAnnotations)
+	aliasAnnotations, mirrorAnnotations, errorPageAnnotations, serviceUpstreamAnnotations)
 
 // annotationIndex finds a name's group.
 var annotationIndex = func() map[string]*annotationGroup {

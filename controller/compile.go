@@ -219,6 +219,8 @@ type compiler struct {
 	canaries      []canaryPath  // paths of canary Ingresses (canary.go)
 	aliases       []hostAliases // server-alias of rule hosts (alias.go)
 	defaultRef    *ServiceRef   // --default-backend-service (errorpages.go)
+	// clusterBackends: service-upstream backends by "ns/name:port" (serviceupstream.go).
+	clusterBackends map[string]*router.Backend
 }
 
 func (c *compiler) problem(ing *networkingv1.Ingress, reason, msg string) {
@@ -289,6 +291,9 @@ func (c *compiler) ingress(routes []router.Route, ing *networkingv1.Ingress, src
 		if b, err := c.ingressBackend(ing.Namespace, db); err != nil {
 			c.problem(ing, reasonOf(err), "spec.defaultBackend: "+err.Error())
 		} else {
+			if opts.serviceUpstream {
+				b = c.clusterIPBackend(ing, b)
+			}
 			def = &router.Route{Path: "/", Type: router.Prefix, Backend: b, Options: &plain, Filters: filters, Source: src}
 			c.checkEndpoints(ing, b)
 		}
@@ -352,6 +357,8 @@ func (c *compiler) ingress(routes []router.Route, ing *networkingv1.Ingress, src
 					continue
 				}
 				c.problem(ing, reasonOf(err), where()+": "+err.Error()+"; served by the default-backend")
+			} else if opts.serviceUpstream {
+				b = c.clusterIPBackend(ing, b)
 			}
 			c.checkEndpoints(ing, b)
 			if rs == nil {
