@@ -106,7 +106,7 @@ type badFunc func(name, why string)
 // adds its group here; names must not repeat (TestAnnotationGroups).
 var annotationGroups = slices.Concat(coreAnnotations, redirectAnnotations, corsAnnotations, rewriteAnnotations,
 	canaryAnnotations, affinityAnnotations, hashByAnnotations, accessAnnotations, authAnnotations, basicAuthAnnotations,
-	aliasAnnotations, mirrorAnnotations, errorPageAnnotations, serviceUpstreamAnnotations)
+	aliasAnnotations, mirrorAnnotations, errorPageAnnotations, serviceUpstreamAnnotations, nextUpstreamAnnotations)
 
 // annotationIndex finds a name's group.
 var annotationIndex = func() map[string]*annotationGroup {

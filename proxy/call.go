@@ -41,7 +41,9 @@ type call struct {
 	refusals    int           // attempts refused at connect: they do not use up tries
 	readTimeout time.Duration // 0: none (the rule's own timeouts replace it)
 	sendTimeout time.Duration
-	retry       *router.RetryPolicy // the rule's retry policy, nil for none
+	retry       *router.RetryPolicy  // the rule's retry policy, nil for none
+	next        *router.NextUpstream // ingress-nginx proxy-next-upstream, nil for the default
+	firstTry    int64                // monotime of the first attempt, for next.Within
 	// replay is the request body, buffered so that it can be sent again
 	// (retries) and copied (mirrors); nil when there is none or it was too
 	// big (bodyTooBig).
@@ -154,7 +156,7 @@ func (c *call) start(w http.ResponseWriter, r *http.Request) {
 	c.cw, _ = w.(clientWatcher)
 	c.status, c.attempts, c.refusals, c.upstreamTime, c.intercepted = 0, 0, 0, 0, 0
 	c.ub = upstreamBody{}
-	c.retry, c.replay, c.bodyTooBig = nil, nil, false
+	c.retry, c.replay, c.bodyTooBig, c.next = nil, nil, false, nil
 	c.reqDeadline, c.tryDeadline = 0, 0
 	c.timedOut.Store(false)
 	c.tryTimedOut.Store(false)
@@ -231,6 +233,9 @@ func (c *call) RoundTrip(req *http.Request) (*http.Response, error) {
 			req = req.WithContext(ctx)
 		}
 		c.attempts++
+		if c.attempts == 1 {
+			c.firstTry = monotime()
+		}
 		req.URL.Host = c.ep.addr
 		c.startAttempt()
 		c.upstreamStart = time.Now()
@@ -245,7 +250,8 @@ func (c *call) RoundTrip(req *http.Request) (*http.Response, error) {
 		c.upstreamTime = time.Since(c.upstreamStart)
 		if err == nil {
 			c.p.balancer.succeeded(c.ep)
-			if c.retry != nil && c.retry.RetriesStatus(resp.StatusCode) && c.resendable() && c.again(base, req, false) {
+			if (c.retry != nil && c.retry.RetriesStatus(resp.StatusCode) || c.next != nil && c.nextStatus(req, resp.StatusCode)) &&
+				c.resendable() && c.again(base, req, false) {
 				// Its body is not wanted: closing may cost the connection,
 				// but never waits on a slow backend.
 				_ = resp.Body.Close()
@@ -307,9 +313,12 @@ func (c *call) again(base context.Context, req *http.Request, dial bool) bool {
 	if c.attempts >= min(c.tries+c.refusals, maxTries) {
 		return false
 	}
+	if n := c.next; n != nil && n.Within > 0 && monotime()-c.firstTry >= int64(n.Within) {
+		return false // proxy-next-upstream-timeout
+	}
 	c.tried[c.attempts-1] = c.ep
 	next := c.p.balancer.pick(c.backend, c.route.Options.Balance, c.tried[:c.attempts])
-	if next == nil && c.retry != nil && !dial {
+	if next == nil && (c.retry != nil || c.next != nil) && !dial {
 		next = c.p.balancer.pick(c.backend, c.route.Options.Balance, nil)
 	}
 	if next == nil {
@@ -396,6 +405,9 @@ func (c *call) backoff(base context.Context) bool {
 func (c *call) retriable(req *http.Request, err error, dial bool) bool {
 	if !c.resendable() {
 		return false
+	}
+	if c.next != nil {
+		return c.nextError(req, err, dial) // proxy/nextupstream.go
 	}
 	if dial || c.retry != nil {
 		return true

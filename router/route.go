@@ -220,6 +220,10 @@ type Options struct {
 	// ErrorPages, when set, sends some failed requests to a default
 	// backend (see ErrorPages); nil for none.
 	ErrorPages *ErrorPages `json:",omitempty"`
+	// NextUpstream, when set, says when a request goes on to another
+	// endpoint; nil keeps the proxy's default (connect failures, and broken
+	// connections of idempotent requests).
+	NextUpstream *NextUpstream `json:",omitempty"`
 }
 
 // NoTimeout is a timeout that was explicitly turned off.

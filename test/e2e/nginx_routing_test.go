@@ -1,12 +1,14 @@
 package e2e
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -329,4 +331,139 @@ func TestNginxCustomErrors(t *testing.T) {
 	if st, from, _ := do("GET", "nobackend.ce.test", "/"); st != 200 || from != "app-0" {
 		t.Errorf("TestNoBackendNonError: %d from %q", st, from)
 	}
+}
+
+// flakyServer answers 503 to the first ?fail=N requests with the same
+// ?id, then 200; it counts requests per id. It is a real HTTP server in a
+// network namespace of its own (traefik's e2e flaky-backend).
+type flakyServer struct {
+	mu    sync.Mutex
+	count map[string]int
+}
+
+func (f *flakyServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	_, _ = io.Copy(io.Discard, r.Body)
+	q := r.URL.Query()
+	f.mu.Lock()
+	f.count[q.Get("id")]++
+	n := f.count[q.Get("id")]
+	f.mu.Unlock()
+	var fail int
+	_, _ = fmt.Sscan(q.Get("fail"), &fail)
+	w.Header().Set("X-Backend", "flaky")
+	w.Header().Set("X-Seen-Custom-Test", r.Header.Get("X-Custom-Test"))
+	if n <= fail {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintf(w, "fail attempt=%d fail_until=%d\n", n, fail)
+		return
+	}
+	fmt.Fprintln(w, "status backend OK")
+}
+
+func (f *flakyServer) attempts(id string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.count[id]
+}
+
+// TestNginxNextUpstream ports traefik's e2e/retry_suite_test.go (its nginx
+// side; proxy-request-buffering is not part of this group).
+// ingress-nginx's annotations/proxy.go "should build proxy next upstream"
+// checks nginx.conf text only: its values are parsed in
+// TestNextUpstreamParse.
+func TestNginxNextUpstream(t *testing.T) {
+	harness.EnsureIngressClass(t, cp, "portico", false)
+	ns := harness.Namespace(t, cp)
+	fpod, _ := pods(t, "flaky", 1)
+	l, err := fpod.Listen("tcp", net.JoinHostPort(fpod.Addrs[0].String(), "9090"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl := &flakyServer{count: map[string]int{}}
+	srv := &http.Server{Handler: fl, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	harness.Service(t, cp, ns, "flaky", 80)
+	harness.ApplyEndpointSlice(t, cp, harness.EndpointSliceObject(ns, "flaky", "flaky-1", 9090, harness.Endpoint{Addr: fpod.Addrs[0].String()}))
+	prefix := networkingv1.PathTypePrefix
+	hosts := map[string]map[string]string{
+		"default":  {},
+		"disabled": {ngx + "proxy-next-upstream": "off"},
+		"custom": {ngx + "proxy-next-upstream": "error timeout http_503", ngx + "proxy-next-upstream-tries": "5",
+			ngx + "proxy-next-upstream-timeout": "10"},
+		"tries":     {ngx + "proxy-next-upstream-tries": "1"},
+		"timeout":   {ngx + "proxy-next-upstream-timeout": "5"},
+		"bodylimit": {ngx + "proxy-next-upstream": "error timeout http_503", ngx + "proxy-next-upstream-tries": "3", ngx + "proxy-body-size": "1k"},
+		"flakyon":   {ngx + "proxy-next-upstream": "error timeout http_503", ngx + "proxy-next-upstream-tries": "3"},
+		"nonidem":   {ngx + "proxy-next-upstream": "error timeout http_503 non_idempotent", ngx + "proxy-next-upstream-tries": "3"},
+	}
+	for name, ann := range hosts {
+		ing := harness.IngressObject(ns, name, "portico", name+".retry.test", harness.Path("/", prefix, "flaky", 80))
+		ing.Annotations = ann
+		harness.CreateIngress(t, cp, ing)
+	}
+	p := harness.StartPortico(t, cp)
+	c := p.Client()
+	base := "http://" + p.HTTPAddr
+	var ids atomic.Int64
+	do := func(method, host, path string, body []byte, hdr ...string) (int, http.Header) {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+path, bytes.NewReader(body))
+		req.Host = host + ".retry.test"
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return resp.StatusCode, resp.Header
+	}
+	for h := range hosts {
+		harness.Eventually(t, 10*time.Second, wantBackend(c, base+"/", h+".retry.test", "flaky"))
+	}
+	// TestDefaultRetry*, TestRetryDisabled*, TestCustomRetry*, TestRetryTries*,
+	// TestRetryTimeout*: StatusMatch (GET /), OnSubpath (GET /some/path), POST /: 200.
+	for _, h := range []string{"default", "disabled", "custom", "tries", "timeout"} {
+		for _, m := range [][2]string{{"GET", "/"}, {"GET", "/some/path"}, {"POST", "/"}} {
+			if st, _ := do(m[0], h, m[1], nil); st != http.StatusOK {
+				t.Errorf("%s: %s %s = %d, want 200", h, m[0], m[1], st)
+			}
+		}
+	}
+	// TestRetryDisabledPreservesHeaders, TestCustomRetryPreservesHeaders,
+	// TestRetryTimeoutPreservesHeaders: the backend got the client's header.
+	for _, h := range []string{"disabled", "custom", "timeout"} {
+		if st, hdr := do("GET", h, "/", nil, "X-Custom-Test", "retry-"+h); st != http.StatusOK || hdr.Get("X-Seen-Custom-Test") != "retry-"+h {
+			t.Errorf("%s: %d, backend saw X-Custom-Test %q", h, st, hdr.Get("X-Seen-Custom-Test"))
+		}
+	}
+	// TestRetryBodyLimitWithinLimit, TestRetryBodyLimitExceedsLimit
+	if st, _ := do("POST", "bodylimit", "/", bytes.Repeat([]byte("R"), 500)); st != http.StatusOK {
+		t.Errorf("500 bytes under proxy-body-size 1k: %d", st)
+	}
+	if st, _ := do("POST", "bodylimit", "/", bytes.Repeat([]byte("R"), 2048)); st != http.StatusRequestEntityTooLarge {
+		t.Errorf("2 KiB over proxy-body-size 1k: %d, want 413", st)
+	}
+	flaky := func(name, host, method string, fail int, body []byte, wantStatus, wantAttempts int) {
+		t.Helper()
+		id := fmt.Sprint(ids.Add(1))
+		st, _ := do(method, host, fmt.Sprintf("/flaky?fail=%d&id=%s", fail, id), body)
+		if st != wantStatus || fl.attempts(id) != wantAttempts {
+			t.Errorf("%s: %d after %d attempts, want %d after %d", name, st, fl.attempts(id), wantStatus, wantAttempts)
+		}
+	}
+	// TestRetryFlakyBufferingOnRecovers: PUT, 2 fails + 1 success.
+	flaky("TestRetryFlakyBufferingOnRecovers", "flakyon", "PUT", 2, bytes.Repeat([]byte("R"), 500), 200, 3)
+	// TestRetryFlakyBufferingOffNoBodyRecovers (the GET part, buffering as default)
+	flaky("GET recovers", "flakyon", "GET", 2, nil, 200, 3)
+	// Portico: the ingress-nginx rules around it.
+	flaky("POST is not sent again", "flakyon", "POST", 2, []byte("p"), 503, 1)
+	flaky("non_idempotent POST is", "nonidem", "POST", 2, []byte("p"), 200, 3)
+	flaky("tries bound the attempts", "flakyon", "GET", 5, nil, 503, 3)
+	flaky("off", "disabled", "GET", 1, nil, 503, 1)
+	flaky("the default (error timeout) does not retry a 503", "default", "GET", 1, nil, 503, 1)
+	flaky("custom: tries 5", "custom", "GET", 4, nil, 200, 5)
 }
