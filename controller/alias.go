@@ -18,13 +18,17 @@ var aliasAnnotations = []annotationGroup{
 	{names: []string{"server-alias"}, nginx: true, parse: func(a annotations, o *ingressOptions, bad badFunc) {
 		val, _ := a.get("server-alias")
 		var aliases []string
+		reported := false // one problem per annotation; the valid names still count
 		for part := range strings.SplitSeq(val, ",") {
 			alias := strings.ToLower(strings.TrimSpace(part))
 			if alias == "" {
 				continue
 			}
 			if msg := checkHost(alias); msg != "" {
-				bad("server-alias", msg+" (Portico takes DNS names and *.wildcards, not regular expressions)")
+				if !reported {
+					bad("server-alias", msg+" (Portico takes DNS names and *.wildcards, not regular expressions); that name is skipped")
+					reported = true
+				}
 				continue
 			}
 			if !slices.Contains(aliases, alias) {

@@ -86,3 +86,11 @@ func TestServerAliasCompile(t *testing.T) {
 		t.Errorf("problems:\n%s", strings.Join(msgs, "\n"))
 	}
 }
+
+func TestServerAliasOneProblem(t *testing.T) {
+	t.Parallel()
+	o, probs := parseAnnotations(map[string]string{nginxPrefix + "server-alias": "a.*.com, ok.com, ~^x$"})
+	if len(probs) != 1 || !slices.Equal(o.aliases, []string{"ok.com"}) {
+		t.Errorf("aliases %q, problems %+v", o.aliases, probs)
+	}
+}

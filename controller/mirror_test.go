@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"net"
 	"strings"
 	"testing"
 
@@ -76,4 +77,30 @@ func TestMirrorTarget(t *testing.T) {
 	if u, _ := m.Target("/ignored?q=1", "q=1"); u.String() != "http://m.example:80/fixed%20path?q=1" {
 		t.Errorf("target %v", u)
 	}
+}
+
+// FuzzMirrorTarget: whatever the annotation says, an accepted target has an
+// http(s) scheme, a host:port to dial and a Host header without spaces or
+// control bytes, and building the copy's URL never panics.
+func FuzzMirrorTarget(f *testing.F) {
+	for _, s := range []string{"https://test.env.com$request_uri", "http://1.2.3.4:8080/x$request_uri", "http://[fd00::1]/m",
+		"http://a$request_uri$request_uri", "http://a%0d%0a/", "http://x.example/$host", "//x/$request_uri"} {
+		f.Add(s, "/p?q=1")
+	}
+	f.Fuzz(func(t *testing.T, s, uri string) {
+		m, why := parseMirrorTarget(s)
+		if m == nil {
+			if why == "" {
+				t.Errorf("%q refused without a reason", s)
+			}
+			return
+		}
+		if m.Scheme != "http" && m.Scheme != "https" || strings.ContainsAny(m.Host, " \t\r\n") || m.Host == "" {
+			t.Errorf("%q: %+v", s, m)
+		}
+		if _, _, err := net.SplitHostPort(m.Addr); err != nil {
+			t.Errorf("%q: addr %q: %v", s, m.Addr, err)
+		}
+		_, _ = m.Target(uri, "")
+	})
 }
