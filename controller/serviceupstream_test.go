@@ -9,10 +9,9 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 )
 
-// TestServiceUpstream: ingress-nginx annotations/serviceupstream.go "should
-// use the Service Cluster IP and Port" at the compile level (the e2e
-// cluster has no kube-proxy, so cluster IPs do not route there): the
-// route's one endpoint is the Service's cluster IP and port.
+// TestServiceUpstream: the route's one endpoint is the Service's cluster IP
+// and Service port; a headless Service keeps its endpoints (e2e:
+// TestNginxServiceUpstream).
 func TestServiceUpstream(t *testing.T) {
 	t.Parallel()
 	prefix := networkingv1.PathTypePrefix

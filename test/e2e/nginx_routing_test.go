@@ -2,17 +2,23 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"portico.dev/portico/test/harness"
 )
@@ -466,4 +472,60 @@ func TestNginxNextUpstream(t *testing.T) {
 	flaky("off", "disabled", "GET", 1, nil, 503, 1)
 	flaky("the default (error timeout) does not retry a 503", "default", "GET", 1, nil, 503, 1)
 	flaky("custom: tries 5", "custom", "GET", 4, nil, 200, 5)
+}
+
+// TestNginxServiceUpstream ports ingress-nginx's annotations/serviceupstream.go
+// "should use the Service Cluster IP and Port": the test cluster has no
+// kube-proxy, so the Service is given a cluster IP that is the address of
+// a pod of its own (in the service range 10.0.0.0/24), serving on the
+// Service port; its EndpointSlice names another pod. With service-upstream
+// the cluster-IP pod answers, without it the endpoint.
+func TestNginxServiceUpstream(t *testing.T) {
+	harness.EnsureIngressClass(t, cp, "portico", false)
+	ns := harness.Namespace(t, cp)
+	_, eps := pods(t, "endpoint", 1)
+	var vip *harness.Pod
+	var err error
+	for _, last := range rand.Perm(60) { // a free /30 near the top of the service range
+		if vip, err = harness.NewPodWithPrefix(netip.MustParsePrefix(fmt.Sprintf("10.0.0.%d/30", 4*(last+2))), 1); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = vip.Close() })
+	clusterIP := vip.Addrs[0].String()
+	l, err := vip.Listen("tcp", net.JoinHostPort(clusterIP, "80"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := harness.StartBackend(l, "cluster-ip")
+	t.Cleanup(b.Close)
+
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "echo"}, Spec: corev1.ServiceSpec{ClusterIP: clusterIP,
+		Ports: []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080), Protocol: corev1.ProtocolTCP}}}}
+	if _, err := cp.Client.CoreV1().Services(ns).Create(context.Background(), svc, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create Service with cluster IP %s: %v", clusterIP, err)
+	}
+	harness.ApplyEndpointSlice(t, cp, harness.EndpointSliceObject(ns, "echo", "echo-1", 8080, endpoints(eps...)...))
+	prefix := networkingv1.PathTypePrefix
+	for name, ann := range map[string]map[string]string{
+		"serviceupstream": {ngx + "service-upstream": "true"},
+		"off":             {ngx + "service-upstream": "false"},
+		"plain":           nil,
+	} {
+		ing := harness.IngressObject(ns, name, "portico", name+".su.test", harness.Path("/", prefix, "echo", 80))
+		ing.Annotations = ann
+		harness.CreateIngress(t, cp, ing)
+	}
+	p := harness.StartPortico(t, cp)
+	c := p.Client()
+	base := "http://" + p.HTTPAddr
+	// ingress-nginx annotations/serviceupstream.go "should use the Service Cluster IP and Port":
+	// 200, and the address used is the cluster IP.
+	harness.Eventually(t, 10*time.Second, wantBackend(c, base+"/", "serviceupstream.su.test", "cluster-ip"))
+	// ... "should not use the Service Cluster IP and Port" (annotation false), and the default.
+	harness.Eventually(t, 10*time.Second, wantBackend(c, base+"/", "off.su.test", "endpoint-0"))
+	harness.Eventually(t, 10*time.Second, wantBackend(c, base+"/", "plain.su.test", "endpoint-0"))
 }
