@@ -14,7 +14,8 @@ import (
 var affinityAnnotations = []annotationGroup{
 	{names: []string{"affinity", "affinity-mode", "affinity-canary-behavior", "session-cookie-name", "session-cookie-path",
 		"session-cookie-domain", "session-cookie-max-age", "session-cookie-expires", "session-cookie-secure",
-		"session-cookie-samesite", "session-cookie-change-on-failure"}, nginx: true, parse: parseAffinity},
+		"session-cookie-samesite", "session-cookie-change-on-failure",
+		"session-cookie-conditional-samesite-none"}, nginx: true, parse: parseAffinity},
 }
 
 // maxCookieAge bounds session-cookie-max-age and -expires (ten years).
@@ -90,6 +91,9 @@ func parseAffinity(a annotations, o *ingressOptions, bad badFunc) {
 		default:
 			bad("session-cookie-samesite", `want "None", "Lax" or "Strict"`)
 		}
+	}
+	if b, ok := boolAnnotation(a, "session-cookie-conditional-samesite-none", bad); ok {
+		af.ConditionalSameSiteNone = b
 	}
 	// A canary Ingress's affinity-canary-behavior applies to the route it
 	// joins (canaryAnnotations are parsed before this group).

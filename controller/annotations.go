@@ -57,6 +57,14 @@ type ingressOptions struct {
 	rewrite rewriteOptions
 	// canary is set for a canary Ingress (canary: "true"), see canary.go.
 	canary *canaryOptions
+	// proxySSL is proxy-ssl-*: TLS to the Ingress's HTTPS backends.
+	proxySSL *proxySSLOptions
+	// snippets are configuration-snippet and server-snippet (snippet.go).
+	snippets *snippetOptions
+	// customHeaders is the custom-headers ConfigMap (customheaders.go).
+	customHeaders *customHeadersRef
+	// basicAuth is auth-type basic and its Secret (basicauth.go).
+	basicAuth *basicAuthOptions
 	// aliases are server-alias's host names (alias.go).
 	aliases []string
 	// errorPages are custom-http-errors and default-backend (errorpages.go).
@@ -106,6 +114,7 @@ type badFunc func(name, why string)
 // adds its group here; names must not repeat (TestAnnotationGroups).
 var annotationGroups = slices.Concat(coreAnnotations, redirectAnnotations, corsAnnotations, rewriteAnnotations,
 	canaryAnnotations, affinityAnnotations, hashByAnnotations, accessAnnotations, authAnnotations, basicAuthAnnotations,
+	responseRewriteAnnotations, accessLogAnnotations, proxySSLAnnotations, snippetAnnotations, customHeadersAnnotations,
 	aliasAnnotations, mirrorAnnotations, errorPageAnnotations, serviceUpstreamAnnotations, nextUpstreamAnnotations)
 
 // annotationIndex finds a name's group.
@@ -120,7 +129,10 @@ var annotationIndex = func() map[string]*annotationGroup {
 }()
 
 // annotationProblem is one problem with an Ingress's annotations.
-type annotationProblem struct{ reason, msg string }
+type annotationProblem struct {
+	reason, msg string
+	key         string // the annotation's full name
+}
 
 // parseAnnotations never fails as a whole: an invalid value is reported and
 // that one setting keeps its default, so a typo cannot take a route down.
@@ -144,13 +156,13 @@ func parseAnnotations(ann map[string]string) (ingressOptions, []annotationProble
 		g := annotationIndex[name]
 		switch {
 		case g == nil && nginx:
-			probs = append(probs, annotationProblem{"UnsupportedAnnotation", nginxUnsupported(name)})
+			probs = append(probs, annotationProblem{"UnsupportedAnnotation", nginxUnsupported(name), key})
 			continue
 		case g == nil:
-			probs = append(probs, annotationProblem{"InvalidAnnotation", fmt.Sprintf("unknown annotation %s is ignored", truncate(key, 80))})
+			probs = append(probs, annotationProblem{"InvalidAnnotation", fmt.Sprintf("unknown annotation %s is ignored", truncate(key, 80)), key})
 			continue
 		case nginx && !g.nginx:
-			probs = append(probs, annotationProblem{"UnsupportedAnnotation", nginxUnsupported(name)})
+			probs = append(probs, annotationProblem{"UnsupportedAnnotation", nginxUnsupported(name), key})
 			continue
 		}
 		if _, set := a.vals[name]; set && nginx && !a.nginx[name] {
@@ -167,7 +179,7 @@ func parseAnnotations(ann map[string]string) (ingressOptions, []annotationProble
 	}
 	bad := func(name, why string) {
 		probs = append(probs, annotationProblem{"InvalidAnnotation", fmt.Sprintf("annotation %s: invalid value %q: %s; using the default",
-			a.key(name), truncate(a.vals[name], 64), why)})
+			a.key(name), truncate(a.vals[name], 64), why), a.key(name)})
 	}
 	for i := range annotationGroups {
 		g := &annotationGroups[i]
@@ -190,14 +202,16 @@ func sortProblems(p []annotationProblem) {
 
 // coreAnnotations are the settings of router.Options.
 var coreAnnotations = []annotationGroup{
-	{names: []string{"load-balance"}, parse: func(a annotations, o *ingressOptions, bad badFunc) {
+	// load-balance takes Portico's names and ingress-nginx's: round_robin,
+	// and ewma (latency-weighted) as least-request, the nearest Portico has.
+	{names: []string{"load-balance"}, nginx: true, parse: func(a annotations, o *ingressOptions, bad badFunc) {
 		switch val, _ := a.get("load-balance"); val {
-		case "round-robin":
+		case "round-robin", "round_robin":
 			o.route.Balance = router.RoundRobin
-		case "least-request":
+		case "least-request", "ewma":
 			o.route.Balance = router.LeastRequest
 		default:
-			bad("load-balance", `want "round-robin" or "least-request"`)
+			bad("load-balance", `want "round-robin" or "least-request" (ingress-nginx: "round_robin" or "ewma"; hashing and stickiness are set with upstream-hash-by and affinity)`)
 		}
 	}},
 	{names: []string{"proxy-next-upstream-tries"}, nginx: true, parse: func(a annotations, o *ingressOptions, bad badFunc) {
@@ -253,13 +267,20 @@ var coreAnnotations = []annotationGroup{
 	// are set, upstream-host (after it in this list) wins.
 	{names: []string{"upstream-vhost"}, nginx: true, parse: upstreamHost("upstream-vhost")},
 	{names: []string{"upstream-host"}, parse: upstreamHost("upstream-host")},
-	{names: []string{"ssl-redirect", "force-ssl-redirect"}, nginx: true, parse: func(a annotations, o *ingressOptions, bad badFunc) {
+	{names: []string{"ssl-redirect", "force-ssl-redirect", "preserve-trailing-slash"}, nginx: true, parse: func(a annotations, o *ingressOptions, bad badFunc) {
 		if b, ok := boolAnnotation(a, "ssl-redirect", bad); ok {
 			o.route.SSLRedirect, o.redirectSet = b, true
 		}
 		if b, ok := boolAnnotation(a, "force-ssl-redirect", bad); ok {
 			o.forceRedirect = b
 		}
+		// ingress-nginx drops a trailing "/" from the redirect's Location
+		// unless preserve-trailing-slash; Portico's own redirect keeps the
+		// URI, so the trimming is ingress-nginx's where it is asked for
+		// under its prefix.
+		preserve, _ := boolAnnotation(a, "preserve-trailing-slash", bad)
+		o.route.SSLRedirectTrimSlash = !preserve &&
+			(a.nginx["ssl-redirect"] || a.nginx["force-ssl-redirect"] || a.nginx["preserve-trailing-slash"])
 	}},
 	{names: []string{"acme"}, parse: func(a annotations, o *ingressOptions, bad badFunc) {
 		if b, ok := boolAnnotation(a, "acme", bad); ok {

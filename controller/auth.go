@@ -177,14 +177,3 @@ func validParam(p string) bool {
 	}
 	return true
 }
-
-// basicAuthAnnotations: basic and digest authentication are not built
-// yet. An Ingress that asks for them must not be served without them, so
-// its paths answer 503 (fail closed) and the problem says why.
-var basicAuthAnnotations = []annotationGroup{{
-	names: []string{"auth-type"}, nginx: true,
-	parse: func(a annotations, o *ingressOptions, bad badFunc) {
-		bad("auth-type", "basic and digest authentication are not supported yet; the Ingress's paths answer 503 rather than be served without authentication")
-		o.route.Auth = &router.Auth{Deny: true}
-	},
-}}

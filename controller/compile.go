@@ -25,6 +25,11 @@ type Snapshot struct {
 	Services  map[types.NamespacedName]*corev1.Service
 	Slices    map[types.NamespacedName][]*discoveryv1.EndpointSlice // by the Service they belong to
 	Secrets   map[types.NamespacedName]*corev1.Secret
+	// ConfigMaps, for custom-headers; nil when Portico may not read them.
+	ConfigMaps map[types.NamespacedName]*corev1.ConfigMap
+	// AuthSecrets are the Opaque Secrets, stripped to what basic
+	// authentication reads (basicauth.go).
+	AuthSecrets map[types.NamespacedName]*corev1.Secret
 }
 
 // CompileConfig is what flags contribute to a build.
@@ -33,7 +38,15 @@ type CompileConfig struct {
 	DefaultBackend *ServiceRef           // --default-backend-service; nil for none
 	DefaultCert    *types.NamespacedName // --default-ssl-certificate; nil for the generated one
 	HSTS           string                // Strict-Transport-Security for TLS hosts whose Ingress sets none
-	certs          *certCache            // set by the Controller; nil parses every time
+	// SnippetsDisabled ignores (and reports) configuration-snippet and
+	// server-snippet annotations: ingress-nginx's allow-snippet-annotations
+	// "false". The zero value allows them (controller/snippet.go).
+	SnippetsDisabled bool
+	// AllowedResponseHeaders, when not nil, are the only header names a
+	// custom-headers ConfigMap may set (ingress-nginx's
+	// global-allowed-response-headers); nil allows any (customheaders.go).
+	AllowedResponseHeaders []string
+	certs                  *certCache // set by the Controller; nil parses every time
 }
 
 // ServiceRef names a Service port: "namespace/name:port".
@@ -87,7 +100,8 @@ type Result struct {
 // is skipped and reported; the rest of it, and every other Ingress, go live.
 func Compile(s *Snapshot, cfg CompileConfig) Result {
 	c := compiler{snap: s, backends: make(map[backendKey]*router.Backend, len(s.Services)), certs: cfg.certs, hsts: cfg.HSTS,
-		badSecrets: make(map[types.NamespacedName]bool), acme: make(map[string]bool), defaultRef: cfg.DefaultBackend}
+		badSecrets: make(map[types.NamespacedName]bool), acme: make(map[string]bool), noSnippets: cfg.SnippetsDisabled,
+		allowedHeaders: cfg.AllowedResponseHeaders, defaultRef: cfg.DefaultBackend}
 	if c.certs == nil {
 		c.certs = newCertCache(nil)
 	}
@@ -100,6 +114,9 @@ func Compile(s *Snapshot, cfg CompileConfig) Result {
 	}
 	sort.Slice(ours, func(i, j int) bool { return older(ours[i], ours[j]) })
 	c.regexHosts = regexHosts(ours)
+	if !c.noSnippets {
+		c.serverSnippets = c.hostSnippets(ours)
+	}
 
 	// One slice for every route of the build, sized up front: with 10k
 	// Ingresses, growing it was a fifth of the build time.
@@ -216,9 +233,14 @@ type compiler struct {
 	regexHosts map[string]bool
 	// emptyReported: NoEndpoints already reported (noendpoints.go).
 	emptyReported map[emptyKey]bool
-	canaries      []canaryPath  // paths of canary Ingresses (canary.go)
-	aliases       []hostAliases // server-alias of rule hosts (alias.go)
-	defaultRef    *ServiceRef   // --default-backend-service (errorpages.go)
+	canaries      []canaryPath // paths of canary Ingresses (canary.go)
+	// noSnippets: CompileConfig.SnippetsDisabled; serverSnippets: each
+	// host's server-snippet (snippet.go).
+	noSnippets     bool
+	serverSnippets map[string]*hostSnippet
+	allowedHeaders []string      // CompileConfig.AllowedResponseHeaders
+	aliases        []hostAliases // server-alias of rule hosts (alias.go)
+	defaultRef     *ServiceRef   // --default-backend-service (errorpages.go)
 	// clusterBackends: service-upstream backends by "ns/name:port" (serviceupstream.go).
 	clusterBackends map[string]*router.Backend
 }
@@ -240,6 +262,9 @@ func (c *compiler) ingress(routes []router.Route, ing *networkingv1.Ingress, src
 	}
 	if opts.errorPages != nil {
 		opts.route.ErrorPages = c.errorPages(ing, opts.errorPages)
+	}
+	if opts.basicAuth != nil {
+		c.basicAuth(ing, &opts) // basicauth.go
 	}
 	if l := opts.route.Limits; l != nil {
 		// Limits count per Ingress, as ingress-nginx's zones do; a
@@ -268,10 +293,26 @@ func (c *compiler) ingress(routes []router.Route, ing *networkingv1.Ingress, src
 	// Two variants of the options: hosts with and without TLS differ only
 	// in whether plain HTTP is redirected.
 	if ar := opts.redirects.appRoot; ar != "" {
-		opts.route.AppRoot = &router.Redirect{Form: router.FormAppRoot, Status: http.StatusFound,
+		opts.route.AppRoot = &router.Redirect{Form: opts.redirects.appRootForm, Status: http.StatusFound,
 			Path: &router.PathRewrite{Type: router.ReplaceFullPath, Value: ar}}
 	}
 	filters := opts.routeFilters()
+	var btls *router.BackendTLS // proxy-ssl-*
+	if opts.proxySSL != nil {
+		btls = c.backendTLS(ing, opts.proxySSL)
+	}
+	if opts.snippets != nil && c.noSnippets {
+		c.problem(ing, "InvalidAnnotation", "configuration-snippet and server-snippet are ignored: snippet annotations are disabled (allow-snippet-annotations)")
+		opts.snippets = nil
+	}
+	var custom *snippet
+	if ref := opts.customHeaders; ref != nil {
+		custom, filters = c.customHeaders(ing, ref, filters) // customheaders.go
+	}
+	var snippetCache map[string]*router.Filters
+	if opts.snippets != nil || c.serverSnippets != nil || custom != nil {
+		snippetCache = make(map[string]*router.Filters, 1)
+	}
 	plain, secure := opts.route, opts.route
 	plain.SSLRedirect = opts.forceRedirect
 	secure.SSLRedirect = opts.route.SSLRedirect || opts.forceRedirect
@@ -294,7 +335,9 @@ func (c *compiler) ingress(routes []router.Route, ing *networkingv1.Ingress, src
 			if opts.serviceUpstream {
 				b = c.clusterIPBackend(ing, b)
 			}
-			def = &router.Route{Path: "/", Type: router.Prefix, Backend: b, Options: &plain, Filters: filters, Source: src}
+			b = withBackendTLS(b, btls, opts.route.Protocol)
+			def = &router.Route{Path: "/", Type: router.Prefix, Backend: b, Options: &plain,
+				Filters: c.snippetFilters(filters, "", opts.snippets, custom, snippetCache), Source: src}
 			c.checkEndpoints(ing, b)
 		}
 	}
@@ -312,6 +355,7 @@ func (c *compiler) ingress(routes []router.Route, ing *networkingv1.Ingress, src
 		if tlsHosts[host] {
 			o = &secure
 		}
+		filters := c.snippetFilters(filters, host, opts.snippets, custom, snippetCache)
 		for j := range rule.HTTP.Paths {
 			p := &rule.HTTP.Paths[j]
 			// Only built for a message: formatting it for every path was
@@ -361,6 +405,7 @@ func (c *compiler) ingress(routes []router.Route, ing *networkingv1.Ingress, src
 				b = c.clusterIPBackend(ing, b)
 			}
 			c.checkEndpoints(ing, b)
+			b = withBackendTLS(b, btls, opts.route.Protocol)
 			if rs == nil {
 				route.Backend = b
 				routes = append(routes, route)

@@ -94,14 +94,18 @@ type Controller struct {
 	services  listersv1.ServiceLister
 	slices    discoverylisters.EndpointSliceLister
 	secrets   listersv1.SecretLister
-	factories []factory
-	synced    []cache.InformerSynced
-	gw        *gatewayWatch // nil: Gateway API off
+	// authSecrets are the Opaque Secrets, stripped to what basic
+	// authentication reads (stripAuthSecret).
+	authSecrets listersv1.SecretLister
+	factories   []factory
+	synced      []cache.InformerSynced
+	gw          *gatewayWatch // nil: Gateway API off
 	// IngressClasses are cluster-scoped: with only a namespaced Role they
 	// cannot be read, and the class informer is then not started (see
 	// classaccess.go).
 	classFactory informers.SharedInformerFactory
 	classSynced  cache.InformerSynced
+	configMaps   *configMapWatch // custom-headers (customheaders.go)
 }
 
 // New sets up the informers; nothing runs before Run.
@@ -126,7 +130,14 @@ func New(cfg Config) *Controller {
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
 			o.FieldSelector = "type=" + string(corev1.SecretTypeTLS)
 		}))
-	c.factories = []factory{f, tlsOnly}
+	// Opaque Secrets may hold basic-auth users (auth-secret); the cache
+	// keeps only what can be a user list (stripAuthSecret).
+	opaque := informers.NewSharedInformerFactoryWithOptions(cfg.Client, 0,
+		informers.WithNamespace(cfg.Namespace), informers.WithTransform(stripAuthSecret),
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+			o.FieldSelector = "type=" + string(corev1.SecretTypeOpaque)
+		}))
+	c.factories = []factory{f, tlsOnly, opaque}
 	c.classFactory = informers.NewSharedInformerFactoryWithOptions(cfg.Client, 0, informers.WithTransform(stripForCache))
 
 	ing := f.Networking().V1().Ingresses()
@@ -134,12 +145,15 @@ func New(cfg Config) *Controller {
 	svc := f.Core().V1().Services()
 	eps := f.Discovery().V1().EndpointSlices()
 	sec := tlsOnly.Core().V1().Secrets()
+	authSec := opaque.Core().V1().Secrets()
 	c.ingresses, c.classes, c.services, c.slices, c.secrets = ing.Lister(), cls.Lister(), svc.Lister(), eps.Lister(), sec.Lister()
-	for _, inf := range []cache.SharedIndexInformer{ing.Informer(), svc.Informer(), eps.Informer(), sec.Informer()} {
+	c.authSecrets = authSec.Lister()
+	for _, inf := range []cache.SharedIndexInformer{ing.Informer(), svc.Informer(), eps.Informer(), sec.Informer(), authSec.Informer()} {
 		c.watch(inf)
 	}
 	c.watch(cls.Informer())
 	c.classSynced, c.synced = c.synced[len(c.synced)-1], c.synced[:len(c.synced)-1]
+	c.newConfigMapWatch()
 	c.cfg.Status.useLister(c.ingresses)
 	if cfg.GatewayClient != nil {
 		c.watchGateways()
@@ -183,6 +197,10 @@ func (c *Controller) Run(ctx context.Context) error {
 	if c.startClassInformer(ctx) {
 		defer c.classFactory.Shutdown()
 		synced = append(synced[:len(synced):len(synced)], c.classSynced)
+	}
+	if cs := c.startConfigMaps(ctx); cs != nil {
+		defer c.configMaps.factory.Shutdown()
+		synced = append(synced[:len(synced):len(synced)], cs)
 	}
 	start := time.Now()
 	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
@@ -297,6 +315,11 @@ func (c *Controller) snapshot() (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
+	opaque, err := c.authSecrets.List(all)
+	if err != nil {
+		return nil, err
+	}
+
 	s := &Snapshot{
 		Ingresses: ings,
 		Classes:   classes,
@@ -306,6 +329,17 @@ func (c *Controller) snapshot() (*Snapshot, error) {
 	}
 	for _, sec := range secrets {
 		s.Secrets[types.NamespacedName{Namespace: sec.Namespace, Name: sec.Name}] = sec
+	}
+	if err := c.listConfigMaps(s); err != nil {
+		return nil, err
+	}
+	for _, sec := range opaque {
+		if sec.Type == corev1.SecretTypeOpaque { // a fake client ignores field selectors
+			if s.AuthSecrets == nil {
+				s.AuthSecrets = make(map[types.NamespacedName]*corev1.Secret)
+			}
+			s.AuthSecrets[types.NamespacedName{Namespace: sec.Namespace, Name: sec.Name}] = sec
+		}
 	}
 	for _, svc := range svcs {
 		s.Services[types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name}] = svc

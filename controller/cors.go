@@ -41,7 +41,9 @@ func parseCORS(a annotations, o *ingressOptions, bad badFunc) {
 	}
 	c := &router.CORS{Static: true, AllowCredentials: true, MaxAge: defaultCORSMaxAge,
 		AllowMethods: []string{defaultCORSMethods}, AllowHeaders: []string{defaultCORSHeaders}}
-	if v, ok := a.get("cors-allow-origin"); ok {
+	// A value of only blanks is no value: ingress-nginx trims it to ""
+	// and falls back to "*" (parser.GetStringAnnotation).
+	if v, ok := a.get("cors-allow-origin"); ok && strings.TrimSpace(v) != "" {
 		for origin := range strings.SplitSeq(v, ",") {
 			origin = strings.TrimSpace(origin)
 			switch {

@@ -77,7 +77,7 @@ var (
 	}()
 	fuzzAnnValues = []string{"", "1s", "-5s", "banana", "0", "10", "11", "1g", "2000g", "true", "false", "max-age=1; preload",
 		"h2c", "grpc", "round-robin", "least-request", "portico", "up.test:8080", "evil\r\nX-Injected: 1", "24h1s",
-		"/", "/$1", "/new/$2", "$1", "/$uri", "https://x.test/$1"}
+		"/", "/$1", "/new/$2", "$1", "/$uri", "https://x.test/$1", "basic", "auth-map", "opaque"}
 	fuzzSecrets = []string{"", "good", "bad", "mismatch", "opaque", "other/good", "absent"}
 	fuzzAddrs   = []string{"10.0.0.1", "10.0.0.2", "fd00::1", "", "not-an-ip"}
 )
@@ -157,6 +157,9 @@ func fuzzSnapshot(f *fuzzSpec) *Snapshot {
 	secret("bad", corev1.SecretTypeTLS, []byte(f.free), []byte(f.free))
 	secret("mismatch", corev1.SecretTypeTLS, fuzzCert[0], fuzzOther)
 	secret("opaque", corev1.SecretTypeOpaque, fuzzCert[0], fuzzCert[1])
+	s.AuthSecrets = map[types.NamespacedName]*corev1.Secret{{Namespace: "ns", Name: "opaque"}: {
+		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "opaque"}, Type: corev1.SecretTypeOpaque,
+		Data: map[string][]byte{"auth": []byte(f.free), "u": []byte(f.free)}}}
 
 	for i := range f.n(6) + 1 {
 		s.Ingresses = append(s.Ingresses, fuzzIngress(f, i))

@@ -3,6 +3,7 @@ package controller
 import (
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"portico.dev/portico/router"
@@ -10,16 +11,34 @@ import (
 
 // hashByAnnotations is ingress-nginx upstream-hash-by.
 var hashByAnnotations = []annotationGroup{
-	{names: []string{"upstream-hash-by"}, nginx: true, parse: func(a annotations, o *ingressOptions, bad badFunc) {
-		v, _ := a.get("upstream-hash-by")
-		h, err := parseHashBy(v)
-		if err != nil {
-			bad("upstream-hash-by", err.Error())
-			return
-		}
-		o.route.HashBy = h
-	}},
+	{names: []string{"upstream-hash-by", "upstream-hash-by-subset", "upstream-hash-by-subset-size"}, nginx: true,
+		parse: func(a annotations, o *ingressOptions, bad badFunc) {
+			v, ok := a.get("upstream-hash-by")
+			if !ok {
+				return // the subset settings alone do nothing, as in ingress-nginx
+			}
+			h, err := parseHashBy(v)
+			if err != nil {
+				bad("upstream-hash-by", err.Error())
+				return
+			}
+			if subset, _ := boolAnnotation(a, "upstream-hash-by-subset", bad); subset {
+				h.SubsetSize = defaultSubsetSize
+				if v, ok := a.get("upstream-hash-by-subset-size"); ok {
+					// ingress-nginx: 0 means the default.
+					if n, err := strconv.Atoi(v); err != nil || n < 0 || n > maxSubsetSize {
+						bad("upstream-hash-by-subset-size", fmt.Sprintf("want a whole number from 1 to %d", maxSubsetSize))
+					} else if n > 0 {
+						h.SubsetSize = n
+					}
+				}
+			}
+			o.route.HashBy = h
+		}},
 }
+
+// ingress-nginx's default subset size, and Portico's bound.
+const defaultSubsetSize, maxSubsetSize = 3, 1000
 
 // hashVars are the nginx variables upstream-hash-by may use.
 var hashVars = map[string]router.HashKind{

@@ -78,3 +78,36 @@ func FuzzParseHashBy(f *testing.F) {
 		}
 	})
 }
+
+func TestHashBySubset(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		ann      map[string]string
+		want     int // SubsetSize; -1: no HashBy
+		problems int
+	}{
+		{map[string]string{"upstream-hash-by": "$request_uri"}, 0, 0},
+		{map[string]string{"upstream-hash-by": "$request_uri", "upstream-hash-by-subset": "true"}, 3, 0},
+		{map[string]string{"upstream-hash-by": "$request_uri", "upstream-hash-by-subset": "true", "upstream-hash-by-subset-size": "5"}, 5, 0},
+		{map[string]string{"upstream-hash-by": "$request_uri", "upstream-hash-by-subset": "true", "upstream-hash-by-subset-size": "0"}, 3, 0},
+		{map[string]string{"upstream-hash-by": "$request_uri", "upstream-hash-by-subset": "true", "upstream-hash-by-subset-size": "-2"}, 3, 1},
+		{map[string]string{"upstream-hash-by": "$request_uri", "upstream-hash-by-subset": "true", "upstream-hash-by-subset-size": "x"}, 3, 1},
+		{map[string]string{"upstream-hash-by": "$request_uri", "upstream-hash-by-subset": "false", "upstream-hash-by-subset-size": "5"}, 0, 0},
+		{map[string]string{"upstream-hash-by": "$request_uri", "upstream-hash-by-subset": "yes"}, 0, 1},
+		{map[string]string{"upstream-hash-by-subset": "true"}, -1, 0},
+	}
+	for _, tt := range tests {
+		ann := map[string]string{}
+		for k, v := range tt.ann {
+			ann[nginxPrefix+k] = v
+		}
+		o, probs := parseAnnotations(ann)
+		got := -1
+		if o.route.HashBy != nil {
+			got = o.route.HashBy.SubsetSize
+		}
+		if got != tt.want || len(probs) != tt.problems {
+			t.Errorf("%v: subset size %d, problems %v; want %d and %d problems", tt.ann, got, probs, tt.want, tt.problems)
+		}
+	}
+}

@@ -114,7 +114,7 @@ var nginxAnnotations = map[string]string{
 	"proxy-redirect-to":                        "",
 	"proxy-request-buffering":                  "Portico streams request bodies; it buffers only what a retry needs",
 	"proxy-send-timeout":                       "",
-	"proxy-ssl-ciphers":                        "",
+	"proxy-ssl-ciphers":                        "Go chooses the cipher suites (modern AEAD suites only); OpenSSL cipher strings are not applied",
 	"proxy-ssl-name":                           "",
 	"proxy-ssl-protocols":                      "",
 	"proxy-ssl-secret":                         "",
@@ -194,4 +194,33 @@ func NginxAnnotations() []NginxSupport {
 func nginxUnsupported(name string) string {
 	s := NginxAnnotation(name)
 	return fmt.Sprintf("annotation %s%s is ignored: %s", nginxPrefix, truncate(name, 80), s.Note)
+}
+
+// nginxDiffers says, for an annotation Portico honours, how its meaning
+// differs from ingress-nginx's where it does (docs/annotations.md has the
+// detail). The migration guide and `portico nginx-check` show it.
+var nginxDiffers = map[string]string{
+	"proxy-ssl-name":                   "without it the name checked is the Service's cluster DNS name <service>.<namespace>.svc (ingress-nginx checks its internal upstream name, which no certificate carries)",
+	"proxy-ssl-protocols":              "TLSv1 and TLSv1.1 are left out: Portico speaks TLS 1.2 or later",
+	"proxy-ssl-secret":                 "an unusable Secret makes the Ingress's HTTPS backends answer 500 (ingress-nginx: 503); a Secret of type kubernetes.io/tls is read",
+	"use-regex":                        "regular expressions are RE2 (no look-arounds or back-references), not PCRE; Exact paths on a regex host stay exact",
+	"rewrite-target":                   "only $1 to $9 are expanded; a target that is an absolute URL or uses another nginx variable is refused",
+	"canary-by-header-pattern":         "RE2 syntax, not PCRE; an expression RE2 refuses is reported when the Ingress is read",
+	"affinity-mode":                    "balanced behaves as persistent: a session stays on its endpoint while that endpoint is ready",
+	"session-cookie-change-on-failure": "with false, a retry goes to another endpoint but the cookie is kept",
+	"upstream-hash-by":                 "rendezvous hashing, not nginx's ketama ring: a key may land on another endpoint than under ingress-nginx (same stability)",
+	"limit-allowlist":                  "an invalid list is reported and the limits still apply to everyone",
+	"limit-whitelist":                  "an invalid list is reported and the limits still apply to everyone",
+	"proxy-next-upstream-tries":        "0 (no limit) means Portico's maximum number of tries",
+	"load-balance":                     "ewma is served as least-request (fewest requests in flight), not latency-weighted",
+	"proxy-redirect-from":              "literal prefixes only: nginx's regular-expression (~) form and variables are refused",
+	"proxy-cookie-path":                "literal prefixes only: nginx's regular-expression (~) form and variables are refused",
+	"auth-type":                        "basic only: digest is not supported, and an Ingress asking for it answers 503 (never served unprotected)",
+	"auth-secret":                      "an Opaque Secret of the Ingress's own namespace only (allow-cross-namespace-resources has no equivalent)",
+	"auth-secret-type":                 "auth-map: a value is the hash up to its first ':' or line break; it cannot add users",
+	"auth-realm":                       "a realm of off does not turn authentication off",
+	"server-alias":                     "DNS names and *.wildcards only: nginx regular-expression server names and .example.com are refused",
+	"mirror-target":                    "$request_uri is the only variable, at the end; copies never slow the client (bounded, dropped when busy), bodies over 64 KiB are not mirrored",
+	"custom-http-errors":               "without any default backend the answer is 404 (as ingress-nginx's built-in one); the default backend gets no request body",
+	"proxy-next-upstream":              "a response that does not come within proxy-read-timeout is answered 504, not sent to another endpoint",
 }

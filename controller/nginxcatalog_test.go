@@ -66,15 +66,3 @@ func TestNginxAnnotations(t *testing.T) {
 		t.Errorf("invalid nginx value: %v", probs)
 	}
 }
-
-// auth-type basic is not built yet: the Ingress fails closed.
-func TestBasicAuthFailsClosed(t *testing.T) {
-	t.Parallel()
-	o, probs := parseAnnotations(map[string]string{nginxPrefix + "auth-type": "basic", nginxPrefix + "auth-secret": "s"})
-	if o.route.Auth == nil || !o.route.Auth.Deny {
-		t.Errorf("auth-type basic: auth %+v, want Deny", o.route.Auth)
-	}
-	if len(probs) == 0 {
-		t.Error("no problem reported")
-	}
-}

@@ -19,8 +19,11 @@ type redirectOptions struct {
 	// temporal-redirect); nil for none.
 	redirect *router.Redirect
 	// appRoot: requests for "/" on the Ingress's hosts are answered 302 to
-	// this path; "" for none.
-	appRoot string
+	// this path; "" for none. appRootForm is how the Location is built:
+	// router.FormAppRoot, or router.FormAppRootArgs for an app-root that
+	// ends in nginx's "$is_args$args" (the query is kept).
+	appRoot     string
+	appRootForm router.RedirectForm
 	// fromToWWW: requests for www.<host> are redirected to <host> (or the
 	// other way for a host that starts with "www.").
 	fromToWWW bool
@@ -33,16 +36,25 @@ var redirectURLRE = regexp.MustCompile(`^[\-._~a-zA-Z0-9/:,?&=]*$`)
 // appRootRE is ingress-nginx's check for app-root (RegexPathWithCapture).
 var appRootRE = regexp.MustCompile(`^/?[\-._~a-zA-Z0-9/$:]*$`)
 
+// appRootArgs is the one use of nginx variables app-root keeps: nginx's
+// "return 302 $scheme://$http_host<app-root>" expands it to the request's
+// query ("?" and the arguments, or nothing).
+const appRootArgs = "$is_args$args"
+
 var redirectAnnotations = []annotationGroup{
-	{names: []string{"permanent-redirect", "permanent-redirect-code", "temporal-redirect", "temporal-redirect-code"},
+	{names: []string{"permanent-redirect", "permanent-redirect-code", "temporal-redirect", "temporal-redirect-code", "relative-redirects"},
 		nginx: true, parse: parseRedirect},
 	{names: []string{"app-root"}, nginx: true, parse: func(a annotations, o *ingressOptions, bad badFunc) {
 		v, _ := a.get("app-root")
+		form := router.FormAppRoot
+		if rest, ok := strings.CutSuffix(v, appRootArgs); ok {
+			v, form = rest, router.FormAppRootArgs
+		}
 		if !strings.HasPrefix(v, "/") || !appRootRE.MatchString(v) || strings.Contains(v, "$") {
-			bad("app-root", `want an absolute path such as "/app"`)
+			bad("app-root", `want an absolute path such as "/app" (of nginx variables only a final "$is_args$args")`)
 			return
 		}
-		o.redirects.appRoot = v
+		o.redirects.appRoot, o.redirects.appRootForm = v, form
 	}},
 	{names: []string{"from-to-www-redirect"}, nginx: true, parse: func(a annotations, o *ingressOptions, bad badFunc) {
 		o.redirects.fromToWWW, _ = boolAnnotation(a, "from-to-www-redirect", bad)
@@ -64,7 +76,13 @@ func parseRedirect(a annotations, o *ingressOptions, bad badFunc) {
 		if !ok || target == "" {
 			continue
 		}
-		if msg := checkRedirectURL(target); msg != "" {
+		form := router.FormURL
+		if strings.HasPrefix(target, "/") && k.name == "permanent-redirect" && redirectURLRE.MatchString(target) {
+			// ingress-nginx checks only temporal-redirect for a scheme:
+			// "return 301 /path" is made absolute by nginx, or kept as
+			// it is with relative-redirects.
+			form = router.FormPath
+		} else if msg := checkRedirectURL(target); msg != "" {
 			bad(k.name, msg)
 			continue
 		}
@@ -80,7 +98,12 @@ func parseRedirect(a annotations, o *ingressOptions, bad badFunc) {
 				code = n
 			}
 		}
-		o.redirects.redirect = &router.Redirect{Form: router.FormURL, URL: target, Status: code}
+		o.redirects.redirect = &router.Redirect{Form: form, URL: target, Status: code}
+		if form == router.FormPath {
+			o.redirects.redirect.Relative, _ = boolAnnotation(a, "relative-redirects", bad)
+		} else if _, set := a.get("relative-redirects"); set {
+			boolAnnotation(a, "relative-redirects", bad) // checked; nothing else Portico answers is relative
+		}
 		return
 	}
 }

@@ -65,6 +65,9 @@ func (c *call) setAffinity(a *router.Affinity, e *endpoint) {
 	if a.Secure != nil {
 		ck.Secure = *a.Secure
 	}
+	if ck.SameSite == http.SameSiteNoneMode && a.ConditionalSameSiteNone && router.SameSiteNoneIncompatible(c.in.UserAgent()) {
+		ck.SameSite = 0
+	}
 	if a.Expires > 0 {
 		ck.Expires = time.Now().Add(a.Expires)
 	}

@@ -115,12 +115,19 @@ func (ps *tlsPools) len() int {
 // be used for authentication"). The client certificate, when set, is
 // presented whatever CAs the backend says it accepts.
 func newBackendTLSTransport(cfg TransportConfig, tl *router.BackendTLS, h2 bool) *http.Transport {
-	c := &tls.Config{ServerName: tl.ServerName, RootCAs: tl.RootCAs, MinVersion: tls.VersionTLS12}
-	if len(tl.SANs) > 0 {
+	c := &tls.Config{ServerName: tl.ServerName, RootCAs: tl.RootCAs, MinVersion: max(tl.MinVersion, tls.VersionTLS12), MaxVersion: tl.MaxVersion}
+	switch {
+	case tl.SkipVerify:
+		c.InsecureSkipVerify = true //nolint:gosec // asked for: ingress-nginx proxy-ssl-verify off
+	case len(tl.SANs) > 0 || tl.NoSNI || tl.VerifyDepth > 0:
 		// Go's verification always checks ServerName; the SANs replace it,
-		// so the chain is verified here instead.
+		// or it is checked without being sent, so the chain is verified
+		// here instead.
 		c.InsecureSkipVerify = true //nolint:gosec // verified in VerifyConnection
-		c.VerifyConnection = func(cs tls.ConnectionState) error { return verifySANs(cs, tl) }
+		c.VerifyConnection = func(cs tls.ConnectionState) error { return verifyBackend(cs, tl) }
+	}
+	if tl.NoSNI {
+		c.ServerName = ""
 	}
 	if cert := tl.ClientCertificate; cert != nil {
 		c.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return cert, nil }
@@ -134,13 +141,18 @@ func newBackendTLSTransport(cfg TransportConfig, tl *router.BackendTLS, h2 bool)
 	return newTransport(cfg, &protocols, c)
 }
 
-var errNoSAN = errors.New("backend certificate has none of the subjectAltNames its BackendTLSPolicy asks for")
+var (
+	errNoSAN        = errors.New("backend certificate has none of the subjectAltNames its BackendTLSPolicy asks for")
+	errChainTooDeep = errors.New("backend certificate chain is longer than proxy-ssl-verify-depth allows")
+)
 
-// verifySANs verifies the backend's chain against tl.RootCAs and checks
-// that the leaf carries one of tl.SANs: a hostname by certificate name
-// rules (a wildcard in the certificate covers one label; a wildcard in
-// the policy matches the same wildcard in the certificate), a URI exactly.
-func verifySANs(cs tls.ConnectionState, tl *router.BackendTLS) error {
+// verifyBackend verifies the backend's chain against tl.RootCAs, no
+// longer than tl.VerifyDepth when that is set, and checks that the leaf
+// carries one of tl.SANs: a hostname by certificate name rules (a
+// wildcard in the certificate covers one label; a wildcard in the policy
+// matches the same wildcard in the certificate), a URI exactly. Without
+// SANs the leaf must be valid for tl.ServerName.
+func verifyBackend(cs tls.ConnectionState, tl *router.BackendTLS) error {
 	if len(cs.PeerCertificates) == 0 {
 		return errors.New("backend sent no certificate")
 	}
@@ -149,8 +161,22 @@ func verifySANs(cs tls.ConnectionState, tl *router.BackendTLS) error {
 	for _, c := range cs.PeerCertificates[1:] {
 		opts.Intermediates.AddCert(c)
 	}
-	if _, err := leaf.Verify(opts); err != nil {
+	chains, err := leaf.Verify(opts)
+	if err != nil {
 		return err
+	}
+	if tl.VerifyDepth > 0 {
+		shortest := len(chains[0])
+		for _, ch := range chains[1:] {
+			shortest = min(shortest, len(ch))
+		}
+		// OpenSSL's depth counts the certificates above the leaf.
+		if shortest-1 > tl.VerifyDepth {
+			return errChainTooDeep
+		}
+	}
+	if len(tl.SANs) == 0 {
+		return leaf.VerifyHostname(tl.ServerName)
 	}
 	for _, san := range tl.SANs {
 		switch {

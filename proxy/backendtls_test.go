@@ -218,3 +218,79 @@ func BenchmarkBackendTLSLookup(b *testing.B) {
 		_ = tr.ForBackend(be, router.HTTPS)
 	}
 }
+
+// intermediate is a CA issued by ca.
+func (ca *testCA) intermediate(t testing.TB, name string) *testCA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	return &testCA{cert: cert, key: key}
+}
+
+// TestBackendTLSIngressSettings: the settings ingress-nginx's proxy-ssl-*
+// annotations need (verification off, a name checked but not sent as SNI,
+// a chain depth limit, TLS versions), over real sockets.
+func TestBackendTLSIngressSettings(t *testing.T) {
+	ca, other := newTestCA(t, "backend-ca"), newTestCA(t, "other-ca")
+	direct := tlsBackend(t, ca.issue(t, "svc", false, []string{"svc.ns.svc"}), nil)
+	inter := ca.intermediate(t, "backend-intermediate")
+	leaf := inter.issue(t, "deep", false, []string{"deep.ns.svc"})
+	leaf.Certificate = append(leaf.Certificate, inter.cert.Raw)
+	deep := tlsBackend(t, leaf, nil)
+	tls12 := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	tls12.Config.ErrorLog = log.New(io.Discard, "", 0)
+	tls12.TLS = &tls.Config{Certificates: []tls.Certificate{*ca.issue(t, "old", false, []string{"svc.ns.svc"})}, MaxVersion: tls.VersionTLS12}
+	tls12.StartTLS()
+	t.Cleanup(tls12.Close)
+	old := tls12.Listener.Addr().String()
+
+	bt := func(key string, tl router.BackendTLS) *router.BackendTLS { tl.Key = key; return &tl }
+	routes := []router.Route{
+		exactRoute("/skip-verify", tlsTestBackend("skip", direct, bt("skip", router.BackendTLS{ServerName: "wrong.example", RootCAs: other.pool, SkipVerify: true}))),
+		exactRoute("/no-sni", tlsTestBackend("no-sni", direct, bt("no-sni", router.BackendTLS{ServerName: "svc.ns.svc", RootCAs: ca.pool, NoSNI: true}))),
+		exactRoute("/no-sni-wrong-name", tlsTestBackend("no-sni-wrong", direct, bt("no-sni-wrong", router.BackendTLS{ServerName: "other.ns.svc", RootCAs: ca.pool, NoSNI: true}))),
+		exactRoute("/no-sni-wrong-ca", tlsTestBackend("no-sni-wrong-ca", direct, bt("no-sni-wrong-ca", router.BackendTLS{ServerName: "svc.ns.svc", RootCAs: other.pool, NoSNI: true}))),
+		exactRoute("/depth-1-direct", tlsTestBackend("d1", direct, bt("d1", router.BackendTLS{ServerName: "svc.ns.svc", RootCAs: ca.pool, VerifyDepth: 1}))),
+		exactRoute("/depth-1-deep", tlsTestBackend("d1-deep", deep, bt("d1-deep", router.BackendTLS{ServerName: "deep.ns.svc", RootCAs: ca.pool, VerifyDepth: 1}))),
+		exactRoute("/depth-2-deep", tlsTestBackend("d2-deep", deep, bt("d2-deep", router.BackendTLS{ServerName: "deep.ns.svc", RootCAs: ca.pool, VerifyDepth: 2}))),
+		exactRoute("/tls13-only", tlsTestBackend("tls13", old, bt("tls13", router.BackendTLS{ServerName: "svc.ns.svc", RootCAs: ca.pool, MinVersion: tls.VersionTLS13}))),
+		exactRoute("/tls12", tlsTestBackend("tls12", old, bt("tls12", router.BackendTLS{ServerName: "svc.ns.svc", RootCAs: ca.pool, MaxVersion: tls.VersionTLS12}))),
+	}
+	f := newRouteFixture(t, Config{}, routes...)
+	for _, c := range []struct {
+		path   string
+		status int
+		sni    string
+	}{
+		{"/skip-verify", 200, "wrong.example"},
+		{"/no-sni", 200, ""},
+		{"/no-sni-wrong-name", 502, ""},
+		{"/no-sni-wrong-ca", 502, ""},
+		{"/depth-1-direct", 200, "svc.ns.svc"},
+		{"/depth-1-deep", 502, ""},
+		{"/depth-2-deep", 200, "deep.ns.svc"},
+		{"/tls13-only", 502, ""},
+		{"/tls12", 200, ""},
+	} {
+		resp, body := f.do(t, "GET", c.path, nil)
+		if resp.StatusCode != c.status {
+			t.Errorf("%s: status %d, want %d (%s)", c.path, resp.StatusCode, c.status, body)
+			continue
+		}
+		if got := resp.Header.Get("X-SNI"); c.status == 200 && c.path != "/tls12" && got != c.sni {
+			t.Errorf("%s: backend saw SNI %q, want %q", c.path, got, c.sni)
+		}
+	}
+}

@@ -36,17 +36,24 @@ func BenchmarkProxy(b *testing.B) {
 		log       io.Writer
 		lb        router.Balance
 		listeners bool
+		filters   *router.Filters
 	}{
-		{"round-robin", nil, router.RoundRobin, false},
-		{"least-request", nil, router.LeastRequest, false},
-		{"access-log", io.Discard, router.RoundRobin, false},
-		{"listeners", nil, router.RoundRobin, true},
+		{"round-robin", nil, router.RoundRobin, false, nil},
+		{"least-request", nil, router.LeastRequest, false, nil},
+		{"access-log", io.Discard, router.RoundRobin, false, nil},
+		{"listeners", nil, router.RoundRobin, true, nil},
+		// An ingress-nginx snippet's response edits: more_set_headers,
+		// more_clear_headers "X-Debug-*", add_header.
+		{"snippet-headers", nil, router.RoundRobin, false, &router.Filters{
+			ResponseHeaders: router.HeaderEdits{Set: []router.HeaderField{{Name: "X-Frame-Options", Value: "DENY"}}},
+			Snippet: &router.SnippetRules{ClearPrefixes: []string{"X-Debug-"},
+				Add: []router.HeaderField{{Name: "X-Served-By", Value: "portico"}}}}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			live := &router.Live{}
 			table, _ := router.New([]router.Route{{
 				Host: "bench.test", Path: "/", Type: router.Prefix, Source: "ns/ing",
-				Options: &router.Options{Balance: bc.lb},
+				Options: &router.Options{Balance: bc.lb}, Filters: bc.filters,
 				Backend: &router.Backend{ID: "ns/svc:80", Namespace: "ns", Service: "svc", Port: "80",
 					Endpoints: []string{be.Listener.Addr().String()}},
 			}}, nil)

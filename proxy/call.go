@@ -181,7 +181,7 @@ func (c *call) finish() {
 	}
 	if c.p.log != nil || c.p.cfg.Metrics != nil {
 		now, status := time.Now(), c.finalStatus()
-		if c.p.log != nil {
+		if c.p.log != nil && (c.route == nil || !c.route.Options.NoAccessLog) {
 			c.p.log.write(c, status, now)
 		}
 		if m := c.p.cfg.Metrics; m != nil {
@@ -657,6 +657,7 @@ func (c *call) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	if c.status == http.StatusRequestEntityTooLarge {
 		w.Header()["Connection"] = []string{"close"}
 	}
+	c.snippetHeaders(w.Header(), c.status)
 	c.corsHeaders(w.Header())
 	http.Error(w, http.StatusText(c.status), c.status)
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -250,6 +251,9 @@ func (c *call) serve() {
 	if f := c.route.Filters; f != nil && f.Redirect != nil {
 		c.redirect(f.Redirect)
 		return
+	} else if f != nil && f.Snippet != nil && f.Snippet.Return != nil {
+		c.snippetReturn(f.Snippet.Return) // proxy/snippet.go
+		return
 	}
 	if ar := c.route.Options.AppRoot; ar != nil && c.path == "/" {
 		c.redirect(ar)
@@ -285,7 +289,7 @@ func (c *call) serve() {
 	c.proto = backendProtocol(c.backend, c.route.Options.Protocol)
 	o := c.route.Options
 	if p.cfg.Scheme == "http" && o.SSLRedirect && !p.cfg.Forwarded.forwardedHTTPS(r) {
-		p.redirectToHTTPS(&c.w, r)
+		p.redirectToHTTPS(&c.w, r, o.SSLRedirectTrimSlash)
 		return
 	}
 	if p.cfg.Scheme == "https" && o.HSTS != "" {
@@ -299,6 +303,9 @@ func (c *call) serve() {
 		if done != nil {
 			defer done()
 		}
+	}
+	if b := o.BasicAuth; b != nil && !c.basicAuth(b) { // after redirects and limits, as nginx's access phase
+		return
 	}
 	if o.MaxBodyBytes > 0 {
 		// Refuse early what is declared too big; cap what is not declared.
@@ -384,6 +391,7 @@ func orDefault(d, def time.Duration) time.Duration {
 
 func (c *call) fail(status int, msg string) {
 	c.status = status
+	c.snippetHeaders(c.w.Header(), status)
 	http.Error(&c.w, msg, status)
 }
 
@@ -425,6 +433,9 @@ func (c *call) rewrite(pr *httputil.ProxyRequest) {
 		if f.Rewrite != nil && f.Rewrite.Captures != nil {
 			c.captureRewrite(out, f.Rewrite.Captures)
 		}
+		if s := f.Snippet; s != nil {
+			s.ApplyRequest(out.Header)
+		}
 		f.RequestHeaders.Apply(out.Header)
 		c.mirror(out)
 	}
@@ -439,8 +450,15 @@ func (c *call) modifyResponse(resp *http.Response) error {
 	if c.route.Options.ErrorPages != nil && c.intercepts(resp.StatusCode) {
 		return errIntercepted
 	}
+	if rw := c.route.Options.ResponseRewrite; rw != nil {
+		rw.Apply(resp.Header) // proxy-redirect-*, proxy-cookie-*
+	}
 	if f := c.route.Filters; f != nil {
-		f.ResponseHeaders.Apply(resp.Header)
+		if s := f.Snippet; s != nil {
+			s.ApplyResponse(resp.Header, resp.StatusCode, &f.ResponseHeaders)
+		} else {
+			f.ResponseHeaders.Apply(resp.Header)
+		}
 		c.corsHeaders(resp.Header)
 	}
 	if bf := c.bfilters; bf != nil {
@@ -460,13 +478,15 @@ func (c *call) redirect(rd *router.Redirect) {
 		loc = rd.NginxLocation(scheme, r.Host, port, r.URL.RequestURI())
 	}
 	c.w.Header()["Location"] = []string{loc}
+	c.snippetHeaders(c.w.Header(), rd.StatusCode())
 	c.corsHeaders(c.w.Header())
 	c.status = rd.StatusCode()
 	c.w.WriteHeader(c.status)
 }
 
-// redirectToHTTPS answers 308 (method and body are kept, unlike 301/302).
-func (p *Proxy) redirectToHTTPS(w http.ResponseWriter, r *http.Request) {
+// redirectToHTTPS answers 308 (method and body are kept, unlike 301/302);
+// trimSlash drops one trailing "/" of the request URI (ingress-nginx).
+func (p *Proxy) redirectToHTTPS(w http.ResponseWriter, r *http.Request, trimSlash bool) {
 	host := r.Host
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
@@ -474,6 +494,10 @@ func (p *Proxy) redirectToHTTPS(w http.ResponseWriter, r *http.Request) {
 	if p.cfg.HTTPSPort != 0 && p.cfg.HTTPSPort != 443 {
 		host = net.JoinHostPort(host, strconv.Itoa(p.cfg.HTTPSPort))
 	}
-	w.Header()["Location"] = []string{"https://" + host + r.URL.RequestURI()}
+	uri := r.URL.RequestURI()
+	if trimSlash {
+		uri = strings.TrimSuffix(uri, "/")
+	}
+	w.Header()["Location"] = []string{"https://" + host + uri}
 	w.WriteHeader(http.StatusPermanentRedirect)
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -19,6 +20,9 @@ type Affinity struct {
 	Expires  time.Duration // added to the time of the response; 0 for none
 	Secure   *bool         // nil: Secure when the request came over TLS
 	SameSite http.SameSite // 0 for none
+	// ConditionalSameSiteNone leaves SameSite=None out for the browsers
+	// known to reject such cookies (SameSiteNoneIncompatible).
+	ConditionalSameSiteNone bool `json:",omitempty"`
 	// CanaryLegacy (affinity-canary-behavior: legacy) lets the canary
 	// rules decide even for a request whose cookie names one of the two
 	// backends; by default such a request stays with that backend.
@@ -40,4 +44,19 @@ func AffinityKey(backendID, addr string) string {
 func AffinityBackendKey(backendID string) string {
 	h := sha256.Sum256([]byte(backendID))
 	return hex.EncodeToString(h[:8])
+}
+
+// SameSiteNoneIncompatible reports whether a browser with this User-Agent
+// rejects cookies with SameSite=None: Chrome 51 to 66 and Safari on iOS 12
+// and macOS 10.14, by the same tests as ingress-nginx's same_site.lua
+// (after https://www.chromium.org/updates/same-site/incompatible-clients).
+func SameSiteNoneIncompatible(ua string) bool {
+	switch {
+	case strings.Contains(ua, "Chrome/4"), strings.Contains(ua, "Chrome/5"), strings.Contains(ua, "Chrome/6"):
+		return true
+	case strings.Contains(ua, "CPU iPhone OS 12"), strings.Contains(ua, "iPad; CPU OS 12"):
+		return true
+	}
+	return strings.Contains(ua, "Macintosh") && strings.Contains(ua, "Intel Mac OS X 10_14") &&
+		strings.Contains(ua, "Safari") && !strings.Contains(ua, "Chrome")
 }

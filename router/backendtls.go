@@ -26,6 +26,19 @@ type BackendTLS struct {
 	SANs []SAN
 	// ClientCertificate, when set, is presented to the backend.
 	ClientCertificate *tls.Certificate
+	// SkipVerify: the backend's certificate is not checked (ingress-nginx
+	// proxy-ssl-verify off); a client certificate is still presented.
+	SkipVerify bool `json:",omitempty"`
+	// NoSNI: ServerName is checked but not sent as SNI (ingress-nginx
+	// proxy-ssl-server-name off).
+	NoSNI bool `json:",omitempty"`
+	// VerifyDepth, when above 0, is the longest chain accepted, counted
+	// as OpenSSL does: 1 means the certificate is issued by a trust
+	// anchor directly (ingress-nginx proxy-ssl-verify-depth).
+	VerifyDepth int `json:",omitempty"`
+	// MinVersion and MaxVersion bound the TLS version (tls.VersionTLS12,
+	// ...); 0 for Portico's defaults (at least TLS 1.2).
+	MinVersion, MaxVersion uint16 `json:",omitempty"`
 	// Invalid, when not empty, says why the backend must not be used: its
 	// policy names CA certificates that cannot be read, and the Gateway API
 	// requires such connections to fail. The proxy answers 500.

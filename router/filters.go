@@ -21,6 +21,9 @@ type Filters struct {
 	// CORS answers preflight requests and adds the CORS response headers
 	// to actual ones (Gateway API CORS filter); nil for none.
 	CORS *CORS `json:",omitempty"`
+	// Snippet is what an ingress-nginx snippet adds to the header edits
+	// (router/snippet.go); nil for none.
+	Snippet *SnippetRules `json:",omitempty"`
 }
 
 // Mirror is one RequestMirror filter: a copy of the request, as the
@@ -124,8 +127,11 @@ type Redirect struct {
 	// Form, when not FormGateway, builds the Location as ingress-nginx
 	// does instead (see Form).
 	Form RedirectForm `json:",omitempty"`
-	// URL is the Location of FormURL, verbatim.
+	// URL is the Location of FormURL, verbatim, or the path of FormPath.
 	URL string `json:",omitempty"`
+	// Relative: FormPath answers with the path alone (ingress-nginx
+	// relative-redirects, nginx "absolute_redirect off").
+	Relative bool `json:",omitempty"`
 }
 
 // RedirectForm is how a redirect's Location is built.
@@ -145,6 +151,15 @@ const (
 	// "/">, the port always written (ingress-nginx from-to-www-redirect,
 	// ngx_srv_redirect.lua).
 	FormWWW
+	// FormAppRootArgs is FormAppRoot followed by "?" and the request's
+	// query when it has one (an app-root ending in nginx's
+	// "$is_args$args").
+	FormAppRootArgs
+	// FormPath: URL is a path; the Location is scheme://<Host without
+	// its port><URL>, as nginx makes "return 301 /path" absolute
+	// (ingress-nginx sets port_in_redirect off), or URL alone when
+	// Relative.
+	FormPath
 )
 
 // NginxLocation builds the Location of a redirect whose Form is not
@@ -154,10 +169,24 @@ func (r *Redirect) NginxLocation(scheme, host string, port int, requestURI strin
 	switch r.Form {
 	case FormURL:
 		return r.URL
-	case FormAppRoot:
+	case FormPath:
+		if r.Relative {
+			return r.URL
+		}
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+			if strings.Contains(h, ":") {
+				host = "[" + h + "]"
+			}
+		}
+		return scheme + "://" + host + r.URL
+	case FormAppRoot, FormAppRootArgs:
 		p := ""
 		if r.Path != nil {
 			p = r.Path.Value
+		}
+		if _, q, ok := strings.Cut(requestURI, "?"); ok && q != "" && r.Form == FormAppRootArgs {
+			return scheme + "://" + host + p + "?" + q
 		}
 		return scheme + "://" + host + p
 	}

@@ -93,3 +93,38 @@ func TestHeaderEdits(t *testing.T) {
 		t.Fatal("Empty is wrong")
 	}
 }
+
+// TestNginxLocation: the Locations of ingress-nginx's redirects.
+func TestNginxLocation(t *testing.T) {
+	t.Parallel()
+	root := &PathRewrite{Type: ReplaceFullPath, Value: "/login"}
+	tests := []struct {
+		name   string
+		r      Redirect
+		scheme string
+		host   string
+		port   int
+		uri    string
+		want   string
+	}{
+		{"URL as written", Redirect{Form: FormURL, URL: "https://example.com/new"}, "http", "a.test", 80, "/x?y=1", "https://example.com/new"},
+		{"app-root drops the query", Redirect{Form: FormAppRoot, Path: root}, "http", "a.test", 80, "/?foo=bar", "http://a.test/login"},
+		{"app-root keeps the Host as sent", Redirect{Form: FormAppRoot, Path: root}, "https", "a.test:8443", 8443, "/", "https://a.test:8443/login"},
+		{"app-root $is_args$args, no query", Redirect{Form: FormAppRootArgs, Path: root}, "http", "a.test", 80, "/", "http://a.test/login"},
+		{"app-root $is_args$args, empty query", Redirect{Form: FormAppRootArgs, Path: root}, "http", "a.test", 80, "/?", "http://a.test/login"},
+		{"app-root $is_args$args, query", Redirect{Form: FormAppRootArgs, Path: root}, "http", "a.test", 80, "/?foo=bar&baz=qux",
+			"http://a.test/login?foo=bar&baz=qux"},
+		{"path made absolute, Host's port dropped", Redirect{Form: FormPath, URL: "/new"}, "http", "a.test:8080", 8080, "/x", "http://a.test/new"},
+		{"path made absolute, IPv6 Host", Redirect{Form: FormPath, URL: "/new"}, "https", "[2001:db8::1]:8443", 8443, "/x", "https://[2001:db8::1]/new"},
+		{"path, relative", Redirect{Form: FormPath, URL: "/new", Relative: true}, "http", "a.test", 80, "/x", "/new"},
+		{"www: port always, one trailing slash dropped", Redirect{Form: FormWWW, Hostname: "b.test"}, "http", "www.b.test", 80, "/", "http://b.test:80"},
+		{"www: path kept", Redirect{Form: FormWWW, Hostname: "b.test"}, "https", "www.b.test", 443, "/some/path", "https://b.test:443/some/path"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.r.NginxLocation(tc.scheme, tc.host, tc.port, tc.uri); got != tc.want {
+				t.Errorf("NginxLocation(%q, %q, %d, %q) = %q, want %q", tc.scheme, tc.host, tc.port, tc.uri, got, tc.want)
+			}
+		})
+	}
+}

@@ -8,7 +8,15 @@ import (
 // HashBy is ingress-nginx upstream-hash-by: the endpoint is chosen by a
 // consistent hash of a key built from parts of the request, so the same
 // key keeps going to the same endpoint while the endpoints stay.
-type HashBy struct{ Parts []HashPart }
+type HashBy struct {
+	Parts []HashPart
+	// SubsetSize, when above 0, hashes the key to a subset of that many
+	// endpoints and picks one of them at random (ingress-nginx
+	// upstream-hash-by-subset): the endpoints, in order, are cut into
+	// ceil(n/SubsetSize) subsets, the last one filled up with the first
+	// endpoints.
+	SubsetSize int `json:",omitempty"`
+}
 
 // HashKind is what a HashPart reads.
 type HashKind uint8

@@ -184,6 +184,10 @@ type Options struct {
 	UpstreamHost      string // "" keeps the client's Host
 	SSLRedirect       bool   // redirect plain HTTP to HTTPS with 308
 	HSTS              string // Strict-Transport-Security value, "" for none
+	// SSLRedirectTrimSlash drops one trailing "/" of the request URI from
+	// the SSL redirect's Location, as ingress-nginx does unless
+	// preserve-trailing-slash (lua_ingress.lua).
+	SSLRedirectTrimSlash bool `json:",omitempty"`
 
 	// RequestTimeout bounds the whole request, every attempt and the
 	// response body included; when it passes the client gets 504 (or, once
@@ -217,6 +221,14 @@ type Options struct {
 	Limits *RateLimits
 	// Auth, when set, is checked before a backend is picked.
 	Auth *Auth
+	// ResponseRewrite, when set, rewrites the backend's Location, Refresh
+	// and Set-Cookie headers; nil for none.
+	ResponseRewrite *ResponseRewrite `json:",omitempty"`
+	// NoAccessLog leaves the route's requests out of the access log
+	// (ingress-nginx enable-access-log: "false").
+	NoAccessLog bool `json:",omitempty"`
+	// BasicAuth, when set, is checked after Access and Limits; nil for none.
+	BasicAuth *BasicAuth `json:",omitempty"`
 	// ErrorPages, when set, sends some failed requests to a default
 	// backend (see ErrorPages); nil for none.
 	ErrorPages *ErrorPages `json:",omitempty"`

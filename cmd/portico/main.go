@@ -23,6 +23,8 @@ func main() {
 			return
 		case "routes":
 			os.Exit(routesCommand(os.Args[2:], os.Stdout, os.Stderr))
+		case "nginx-check":
+			os.Exit(nginxCheckCommand(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
 		}
 	}
 	cfg, err := parseFlags(os.Args[1:])

@@ -28,6 +28,7 @@ func TestNginxAffinity(t *testing.T) {
 		"secure":   {ngx + "session-cookie-secure": "true"},
 		"insecure": {ngx + "session-cookie-secure": "false"},
 		"default":  {},
+		"samesite": {ngx + "session-cookie-samesite": "None", ngx + "session-cookie-conditional-samesite-none": "true"},
 	}
 	for h, ann := range sites {
 		ann[ngx+"affinity"] = "cookie"
@@ -69,6 +70,24 @@ func TestNginxAffinity(t *testing.T) {
 		t.Helper()
 		if sc := setCookie(host); strings.Contains(sc, sub) != want {
 			t.Errorf("%s: Set-Cookie %q: contains %q = %v, want %v", src, sc, sub, !want, want)
+		}
+	}
+	// session-cookie-conditional-samesite-none: SameSite=None is left out for
+	// browsers that reject it (ingress-nginx same_site.lua), kept for others.
+	for ua, want := range map[string]bool{
+		"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/59.0.3071.115 Safari/537.36": false,
+		"Mozilla/5.0 (iPhone; CPU iPhone OS 12_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/12.0 Mobile": false,
+		"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36":     true,
+	} {
+		req, _ := http.NewRequest("GET", base+"/", nil)
+		req.Host, req.Header["User-Agent"] = "samesite.affinity.test", []string{ua}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if sc := resp.Header.Get("Set-Cookie"); strings.Contains(sc, "SameSite=None") != want || !strings.Contains(sc, "INGRESSCOOKIE=") {
+			t.Errorf("User-Agent %q: Set-Cookie %q, want SameSite=None %v", ua, sc, want)
 		}
 	}
 	// ingress-nginx annotations/affinity.go "should set sticky cookie SERVERID"
@@ -234,4 +253,49 @@ func TestNginxUpstreamHashBy(t *testing.T) {
 		}
 		return fmt.Errorf("no InvalidAnnotation event: %v", evs)
 	})
+}
+
+// TestNginxUpstreamHashBySubset: upstream-hash-by-subset against six
+// endpoints.
+func TestNginxUpstreamHashBySubset(t *testing.T) {
+	harness.EnsureIngressClass(t, cp, "portico", false)
+	ns := harness.Namespace(t, cp)
+	_, bs := pods(t, "subset", 6)
+	harness.Service(t, cp, ns, "web", 80)
+	harness.ApplyEndpointSlice(t, cp, harness.EndpointSliceObject(ns, "web", "web-1", 8080, endpoints(bs...)...))
+	for h, ann := range map[string]map[string]string{
+		"one":    {ngx + "upstream-hash-by": "$request_uri"},
+		"subset": {ngx + "upstream-hash-by": "$request_uri", ngx + "upstream-hash-by-subset": "true", ngx + "upstream-hash-by-subset-size": "3"},
+	} {
+		ing := harness.IngressObject(ns, h, "portico", "upstream-hash-by."+h+".test", harness.Path("/", prefix, "web", 80))
+		ing.Annotations = ann
+		harness.CreateIngress(t, cp, ing)
+	}
+	p := harness.StartPortico(t, cp)
+	c := p.Client()
+	base := "http://" + p.HTTPAddr
+	podsSeen := func(host string) map[string]bool {
+		harness.Eventually(t, 10*time.Second, wantStatus(c, base+"/", host, 200))
+		seen := map[string]bool{}
+		for range 100 {
+			req, _ := http.NewRequest("GET", base+"/", nil)
+			req.Host = host
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			seen[resp.Header.Get("X-Backend")] = true
+		}
+		return seen
+	}
+	// ingress-nginx annotations/upstreamhashby.go "should connect to the same pod"
+	if seen := podsSeen("upstream-hash-by.one.test"); len(seen) != 1 {
+		t.Errorf("upstream-hash-by: 100 requests went to %v, want 1 pod", seen)
+	}
+	// ingress-nginx annotations/upstreamhashby.go "should connect to the same subset of pods"
+	if seen := podsSeen("upstream-hash-by.subset.test"); len(seen) != 3 {
+		t.Errorf("upstream-hash-by-subset-size 3: 100 requests went to %v, want 3 pods", seen)
+	}
 }

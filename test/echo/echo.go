@@ -34,6 +34,9 @@ type Echo struct {
 //
 //	/__status/NNN     answers status NNN (the body is still an Echo)
 //	/__sleep?d=3s     waits d (or until the client goes away), then answers
+//
+// and, on any path, each query parameter set-header=Name:Value adds that
+// header to the answer (for tests of what the proxy does to responses).
 type Handler struct {
 	Name string
 }
@@ -82,6 +85,11 @@ func (h Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Backend", h.Name)
+	for _, kv := range r.URL.Query()["set-header"] {
+		if k, v, ok := strings.Cut(kv, ":"); ok {
+			w.Header().Add(k, v)
+		}
+	}
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(e) // the client may have gone; nothing to do
 }
