@@ -74,6 +74,11 @@ func BenchmarkAnnotationCost(b *testing.B) {
 		{name: "proxy-cookie-path+redirect", ann: map[string]string{n + "proxy-cookie-path": "/internal /", n + "proxy-redirect-from": "http://internal/",
 			n + "proxy-redirect-to": "https://bench.test/"}},
 		{name: "permanent-redirect", ann: map[string]string{n + "permanent-redirect": "https://elsewhere.example.com/"}},
+		// The answer (200) is not one of the codes: the cost of looking.
+		{name: "custom-http-errors", ann: map[string]string{n + "custom-http-errors": "404,503"}},
+		{name: "proxy-next-upstream", ann: map[string]string{n + "proxy-next-upstream": "error timeout http_503"}},
+		// Every request is copied to the mirror (a second local server).
+		{name: "mirror-target", ann: map[string]string{n + "mirror-target": auth.URL + "$request_uri"}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			snap := costSnapshot(be.Listener.Addr().String(), bc.path, bc.ann, bc.canary)

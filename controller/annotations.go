@@ -68,6 +68,12 @@ type ingressOptions struct {
 	customHeaders *customHeadersRef
 	// basicAuth is auth-type basic and its Secret (basicauth.go).
 	basicAuth *basicAuthOptions
+	// aliases are server-alias's host names (alias.go).
+	aliases []string
+	// errorPages are custom-http-errors and default-backend (errorpages.go).
+	errorPages *errorPageOptions
+	// serviceUpstream: proxy to the Service's cluster IP (serviceupstream.go).
+	serviceUpstream bool
 }
 
 // annotations is an Ingress's annotations by name, the prefix resolved:
@@ -112,7 +118,7 @@ type badFunc func(name, why string)
 var annotationGroups = slices.Concat(coreAnnotations, redirectAnnotations, corsAnnotations, rewriteAnnotations,
 	canaryAnnotations, affinityAnnotations, hashByAnnotations, accessAnnotations, authAnnotations, basicAuthAnnotations,
 	responseRewriteAnnotations, accessLogAnnotations, proxySSLAnnotations, snippetAnnotations, customHeadersAnnotations, satisfyAnnotations,
-	globalAuthAnnotations)
+	globalAuthAnnotations, aliasAnnotations, mirrorAnnotations, errorPageAnnotations, serviceUpstreamAnnotations, nextUpstreamAnnotations)
 
 // annotationIndex finds a name's group.
 var annotationIndex = func() map[string]*annotationGroup {

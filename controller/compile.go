@@ -105,7 +105,7 @@ func Compile(s *Snapshot, cfg CompileConfig) Result {
 	c := compiler{snap: s, backends: make(map[backendKey]*router.Backend, len(s.Services)), certs: cfg.certs, hsts: cfg.HSTS,
 		badSecrets: make(map[types.NamespacedName]bool), acme: make(map[string]bool),
 		noSnippets:     cfg.SnippetsDisabled || (s.Nginx != nil && !s.Nginx.AllowSnippetAnnotations),
-		allowedHeaders: cfg.AllowedResponseHeaders}
+		allowedHeaders: cfg.AllowedResponseHeaders, defaultRef: cfg.DefaultBackend}
 	if c.certs == nil {
 		c.certs = newCertCache(nil)
 	}
@@ -151,6 +151,7 @@ func Compile(s *Snapshot, cfg CompileConfig) Result {
 	for ing, n := range c.mergeCanaries(routes) {
 		live[ing] += n
 	}
+	routes = c.serverAliases(routes)
 
 	var def *router.Route
 	if len(defaults) > 0 {
@@ -244,7 +245,11 @@ type compiler struct {
 	// host's server-snippet (snippet.go).
 	noSnippets     bool
 	serverSnippets map[string]*hostSnippet
-	allowedHeaders []string // CompileConfig.AllowedResponseHeaders
+	allowedHeaders []string      // CompileConfig.AllowedResponseHeaders
+	aliases        []hostAliases // server-alias of rule hosts (alias.go)
+	defaultRef     *ServiceRef   // --default-backend-service (errorpages.go)
+	// clusterBackends: service-upstream backends by "ns/name:port" (serviceupstream.go).
+	clusterBackends map[string]*router.Backend
 }
 
 func (c *compiler) problem(ing *networkingv1.Ingress, reason, msg string) {
@@ -261,6 +266,9 @@ func (c *compiler) ingress(routes []router.Route, ing *networkingv1.Ingress, src
 	if opts.canary != nil {
 		c.canaryRoutes(ing, opts.canary)
 		return routes, nil
+	}
+	if opts.errorPages != nil {
+		opts.route.ErrorPages = c.errorPages(ing, opts.errorPages)
 	}
 	if opts.basicAuth != nil {
 		c.basicAuth(ing, &opts) // basicauth.go
@@ -322,11 +330,18 @@ func (c *compiler) ingress(routes []router.Route, ing *networkingv1.Ingress, src
 		plain.HSTS = "" // HSTS on a host that may be served without TLS would strand its users
 	}
 
+	if len(opts.aliases) > 0 {
+		c.recordAliases(ing, opts.aliases)
+	}
+
 	var def *router.Route
 	if db := ing.Spec.DefaultBackend; db != nil {
 		if b, err := c.ingressBackend(ing.Namespace, db); err != nil {
 			c.problem(ing, reasonOf(err), "spec.defaultBackend: "+err.Error())
 		} else {
+			if opts.serviceUpstream {
+				b = c.clusterIPBackend(ing, b)
+			}
 			b = withBackendTLS(b, btls, opts.route.Protocol)
 			def = &router.Route{Path: "/", Type: router.Prefix, Backend: b, Options: &plain,
 				Filters: c.snippetFilters(filters, "", opts.snippets, custom, snippetCache), Source: src}
@@ -388,8 +403,13 @@ func (c *compiler) ingress(routes []router.Route, ing *networkingv1.Ingress, src
 			}
 			b, err := c.ingressBackend(ing.Namespace, &p.Backend)
 			if err != nil {
-				c.problem(ing, reasonOf(err), where()+": "+err.Error()+"; path ignored")
-				continue
+				if b = missingBackend(o, ing.Namespace, &p.Backend); b == nil {
+					c.problem(ing, reasonOf(err), where()+": "+err.Error()+"; path ignored")
+					continue
+				}
+				c.problem(ing, reasonOf(err), where()+": "+err.Error()+"; served by the default-backend")
+			} else if opts.serviceUpstream {
+				b = c.clusterIPBackend(ing, b)
 			}
 			c.checkEndpoints(ing, b)
 			b = withBackendTLS(b, btls, opts.route.Protocol)

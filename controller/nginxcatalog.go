@@ -219,4 +219,8 @@ var nginxDiffers = map[string]string{
 	"auth-secret":                      "an Opaque Secret of the Ingress's own namespace only (allow-cross-namespace-resources has no equivalent)",
 	"auth-secret-type":                 "auth-map: a value is the hash up to its first ':' or line break; it cannot add users",
 	"auth-realm":                       "a realm of off does not turn authentication off",
+	"server-alias":                     "DNS names and *.wildcards only: nginx regular-expression server names and .example.com are refused",
+	"mirror-target":                    "$request_uri is the only variable, at the end; copies never slow the client (bounded, dropped when busy), bodies over 64 KiB are not mirrored",
+	"custom-http-errors":               "without any default backend the answer is 404 (as ingress-nginx's built-in one); the default backend gets no request body",
+	"proxy-next-upstream":              "a response that does not come within proxy-read-timeout is answered 504, not sent to another endpoint",
 }

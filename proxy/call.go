@@ -41,15 +41,20 @@ type call struct {
 	refusals    int           // attempts refused at connect: they do not use up tries
 	readTimeout time.Duration // 0: none (the rule's own timeouts replace it)
 	sendTimeout time.Duration
-	retry       *router.RetryPolicy // the rule's retry policy, nil for none
+	retry       *router.RetryPolicy  // the rule's retry policy, nil for none
+	next        *router.NextUpstream // ingress-nginx proxy-next-upstream, nil for the default
+	firstTry    int64                // monotime of the first attempt, for next.Within
 	// replay is the request body, buffered so that it can be sent again
 	// (retries) and copied (mirrors); nil when there is none or it was too
 	// big (bodyTooBig).
 	replay     []byte
 	bodyTooBig bool
-	status     int          // answer the proxy gave itself (errors), 0 if none
-	ub         upstreamBody // the response body, wrapped to see how it ends
-	cb         compressBody // the response body compressed (compress.go)
+	status     int // answer the proxy gave itself (errors), 0 if none
+	// intercepted is the backend's status that went to the default
+	// backend (custom-http-errors), 0 if none.
+	intercepted int
+	ub          upstreamBody // the response body, wrapped to see how it ends
+	cb          compressBody // the response body compressed (compress.go)
 
 	begin         time.Time
 	upstreamStart time.Time
@@ -150,9 +155,9 @@ func (c *call) start(w http.ResponseWriter, r *http.Request) {
 	c.in = r
 	c.w = responseWriter{rw: w}
 	c.cw, _ = w.(clientWatcher)
-	c.status, c.attempts, c.refusals, c.upstreamTime = 0, 0, 0, 0
+	c.status, c.attempts, c.refusals, c.upstreamTime, c.intercepted = 0, 0, 0, 0, 0
 	c.ub = upstreamBody{}
-	c.retry, c.replay, c.bodyTooBig = nil, nil, false
+	c.retry, c.replay, c.bodyTooBig, c.next = nil, nil, false, nil
 	c.reqDeadline, c.tryDeadline = 0, 0
 	c.timedOut.Store(false)
 	c.tryTimedOut.Store(false)
@@ -229,6 +234,9 @@ func (c *call) RoundTrip(req *http.Request) (*http.Response, error) {
 			req = req.WithContext(ctx)
 		}
 		c.attempts++
+		if c.attempts == 1 {
+			c.firstTry = monotime()
+		}
 		req.URL.Host = c.ep.addr
 		c.startAttempt()
 		c.upstreamStart = time.Now()
@@ -243,7 +251,8 @@ func (c *call) RoundTrip(req *http.Request) (*http.Response, error) {
 		c.upstreamTime = time.Since(c.upstreamStart)
 		if err == nil {
 			c.p.balancer.succeeded(c.ep)
-			if c.retry != nil && c.retry.RetriesStatus(resp.StatusCode) && c.resendable() && c.again(base, req, false) {
+			if (c.retry != nil && c.retry.RetriesStatus(resp.StatusCode) || c.next != nil && c.nextStatus(req, resp.StatusCode)) &&
+				c.resendable() && c.again(base, req, false) {
 				// Its body is not wanted: closing may cost the connection,
 				// but never waits on a slow backend.
 				_ = resp.Body.Close()
@@ -305,9 +314,12 @@ func (c *call) again(base context.Context, req *http.Request, dial bool) bool {
 	if c.attempts >= min(c.tries+c.refusals, maxTries) {
 		return false
 	}
+	if n := c.next; n != nil && n.Within > 0 && monotime()-c.firstTry >= int64(n.Within) {
+		return false // proxy-next-upstream-timeout
+	}
 	c.tried[c.attempts-1] = c.ep
 	next := c.p.balancer.pick(c.backend, c.route.Options.Balance, c.tried[:c.attempts])
-	if next == nil && c.retry != nil && !dial {
+	if next == nil && (c.retry != nil || c.next != nil) && !dial {
 		next = c.p.balancer.pick(c.backend, c.route.Options.Balance, nil)
 	}
 	if next == nil {
@@ -394,6 +406,9 @@ func (c *call) backoff(base context.Context) bool {
 func (c *call) retriable(req *http.Request, err error, dial bool) bool {
 	if !c.resendable() {
 		return false
+	}
+	if c.next != nil {
+		return c.nextError(req, err, dial) // proxy/nextupstream.go
 	}
 	if dial || c.retry != nil {
 		return true
@@ -616,6 +631,9 @@ func (c *call) unwatch() bool {
 func (c *call) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	var tooBig *http.MaxBytesError
 	switch {
+	case err == errIntercepted:
+		c.errorPage(c.route.Options.ErrorPages, c.intercepted) // proxy/errorpages.go
+		return
 	case c.timedOut.Load(), c.tryTimedOut.Load():
 		c.status = http.StatusGatewayTimeout
 	case errors.As(err, &tooBig):
@@ -632,6 +650,10 @@ func (c *call) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	c.p.cfg.Log.Debug("upstream error", "backend", c.backend.ID, "endpoint", c.ep.addr, "status", c.status, "err", err)
 	if c.w.status != 0 {
 		return // an upgrade or response already began; nothing more can be said
+	}
+	if e := c.route.Options.ErrorPages; e != nil && e.Catches(c.status) {
+		c.errorPage(e, c.status)
+		return
 	}
 	if c.status == http.StatusRequestEntityTooLarge {
 		w.Header()["Connection"] = []string{"close"}

@@ -12,6 +12,15 @@ func (c *call) limits(o *router.Options) {
 	if c.retry = o.Retry; c.retry != nil {
 		c.tries = max(c.retry.Attempts, 0) + 1
 	}
+	if n := o.NextUpstream; n != nil && c.retry == nil {
+		c.next = n
+		if o.NextUpstreamTries <= 0 {
+			c.tries = nginxTries
+		}
+		if n.Off() {
+			c.tries = 1
+		}
+	}
 	c.tries = min(c.tries, maxTries)
 	c.readTimeout, c.sendTimeout = orDefault(o.ReadTimeout, d.ReadTimeout), orDefault(o.SendTimeout, d.SendTimeout)
 	if o.RequestTimeout != 0 || o.BackendTimeout != 0 {

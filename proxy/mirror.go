@@ -76,6 +76,10 @@ func (c *call) mirror(out *http.Request) {
 	}
 	for i := range ms {
 		m := &ms[i]
+		if u := m.URL; u != nil {
+			c.mirrorURL(u, out) // proxy/mirrorurl.go
+			continue
+		}
 		if m.Backend == nil || !m.Sampled(rand.Uint64()) {
 			continue
 		}

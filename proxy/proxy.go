@@ -347,6 +347,10 @@ func (c *call) serve() {
 		c.ep = p.balancer.pick(c.backend, o.Balance, nil)
 	}
 	if c.ep == nil {
+		if e := o.ErrorPages; e != nil && e.ServesNoEndpoint() {
+			c.errorPage(e, http.StatusServiceUnavailable) // proxy/errorpages.go
+			return
+		}
 		c.fail(http.StatusServiceUnavailable, "503 no ready endpoint")
 		return
 	}
@@ -458,6 +462,9 @@ func (c *call) rewrite(pr *httputil.ProxyRequest) {
 // modifyResponse applies the route's response header edits and CORS
 // headers to a backend's response.
 func (c *call) modifyResponse(resp *http.Response) error {
+	if c.route.Options.ErrorPages != nil && c.intercepts(resp.StatusCode) {
+		return errIntercepted
+	}
 	if rw := c.route.Options.ResponseRewrite; rw != nil {
 		rw.Apply(resp.Header) // proxy-redirect-*, proxy-cookie-*
 	}

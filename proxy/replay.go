@@ -17,7 +17,7 @@ func (c *call) replayable(r *http.Request) bool {
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 || len(r.Header["Upgrade"]) > 0 {
 		return false
 	}
-	return c.retry != nil || len(c.mirrors()) > 0
+	return c.retry != nil || c.next != nil && !c.next.Off() || len(c.mirrors()) > 0
 }
 
 // bufferBody reads a request body of at most Config.BodyBufferBytes into

@@ -31,6 +31,9 @@ type Filters struct {
 // endpoint of Backend for the sampled share of requests.
 type Mirror struct {
 	Backend *Backend
+	// URL, when set instead of Backend, is a target outside the cluster's
+	// Services (ingress-nginx mirror-target); see MirrorURL.
+	URL *MirrorURL `json:",omitempty"`
 	// Numerator/Denominator is the share of requests mirrored; a zero
 	// Denominator means all of them (the filter sets neither percent nor
 	// fraction).

@@ -236,6 +236,13 @@ type Options struct {
 	// Compress, when set, compresses eligible responses (see compress.go);
 	// nil for none.
 	Compress *Compress `json:",omitempty"`
+	// ErrorPages, when set, sends some failed requests to a default
+	// backend (see ErrorPages); nil for none.
+	ErrorPages *ErrorPages `json:",omitempty"`
+	// NextUpstream, when set, says when a request goes on to another
+	// endpoint; nil keeps the proxy's default (connect failures, and broken
+	// connections of idempotent requests).
+	NextUpstream *NextUpstream `json:",omitempty"`
 }
 
 // NoTimeout is a timeout that was explicitly turned off.
