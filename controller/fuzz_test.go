@@ -288,6 +288,14 @@ func checkCompiled(t *testing.T, snap *Snapshot, res Result) {
 		case r.Type != router.Exact && r.Type != router.Prefix && r.Type != router.RegexPrefix:
 			t.Errorf("route %q with path type %d", r.Path, r.Type)
 		}
+		// Redirect routes (from-to-www-redirect) answer by themselves: no
+		// backend, the host they redirect to.
+		if f := r.Filters; f != nil && f.Redirect != nil && f.Redirect.Form == router.FormWWW {
+			if r.Backend != nil || checkHost(f.Redirect.Hostname) != "" || r.Options == nil {
+				t.Errorf("www redirect route %s%s: backend %v, to %q", r.Host, r.Path, r.Backend, f.Redirect.Hostname)
+			}
+			continue
+		}
 		if f := r.Filters; f != nil && (f.Rewrite == nil || f.Rewrite.Captures == nil || f.Rewrite.Captures.Regexp == nil) {
 			t.Errorf("route %q with filters other than a rewrite: %+v", r.Path, f)
 		}
@@ -332,6 +340,10 @@ func checkCompiled(t *testing.T, snap *Snapshot, res Result) {
 func routeList(t *router.Table) string {
 	var b strings.Builder
 	for _, r := range t.Routes() {
+		if r.Backend == nil { // a redirect route (from-to-www-redirect) has none
+			fmt.Fprintf(&b, "%s %s %s %s redirect\n", r.Host, r.Path, r.Type, r.Source)
+			continue
+		}
 		fmt.Fprintf(&b, "%s %s %s %s %s %v\n", r.Host, r.Path, r.Type, r.Source, r.Backend.ID, r.Backend.Endpoints)
 	}
 	if d := t.Default(); d != nil {
