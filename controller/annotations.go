@@ -131,6 +131,19 @@ var annotationIndex = func() map[string]*annotationGroup {
 	return m
 }()
 
+// annotationName splits an annotation key into the name Portico reads
+// and whether it came under ingress-nginx's prefix; ours is false for
+// keys of neither prefix.
+func annotationName(key string) (name string, nginx, ours bool) {
+	if n, ok := strings.CutPrefix(key, porticoPrefix); ok {
+		return n, false, true
+	}
+	if n, ok := strings.CutPrefix(key, nginxPrefix); ok {
+		return n, true, true
+	}
+	return "", false, false
+}
+
 // annotationProblem is one problem with an Ingress's annotations.
 type annotationProblem struct {
 	reason, msg string
@@ -157,13 +170,8 @@ func parseAnnotationsOver(ann map[string]string, nc *NginxConfig) (ingressOption
 	var probs []annotationProblem
 	a := annotations{}
 	for key, val := range ann {
-		name, nginx := "", false
-		switch {
-		case strings.HasPrefix(key, porticoPrefix):
-			name = key[len(porticoPrefix):]
-		case strings.HasPrefix(key, nginxPrefix):
-			name, nginx = key[len(nginxPrefix):], true
-		default:
+		name, nginx, ours := annotationName(key)
+		if !ours {
 			continue
 		}
 		g := annotationIndex[name]

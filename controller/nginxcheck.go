@@ -55,14 +55,8 @@ func CheckAnnotations(ann map[string]string) []AnnotationCheck {
 	}
 	var out []AnnotationCheck
 	for key := range ann {
-		var name string
-		nginx := false
-		switch {
-		case strings.HasPrefix(key, porticoPrefix):
-			name = key[len(porticoPrefix):]
-		case strings.HasPrefix(key, nginxPrefix):
-			name, nginx = key[len(nginxPrefix):], true
-		default:
+		name, nginx, ours := annotationName(key)
+		if !ours {
 			continue
 		}
 		c := AnnotationCheck{Key: key}
