@@ -26,7 +26,7 @@ var nginxAnnotations = map[string]string{
 	"auth-keepalive-share-vars":                "connections to the auth service are always kept alive and pooled",
 	"auth-keepalive-timeout":                   "connections to the auth service are always kept alive and pooled",
 	"auth-method":                              "",
-	"auth-proxy-set-headers":                   "",
+	"auth-proxy-set-headers":                   "not supported yet: the auth subrequest carries the client's headers and the X-Original-*/X-Forwarded-* set, not extra ones from a ConfigMap",
 	"auth-realm":                               "",
 	"auth-request-redirect":                    "",
 	"auth-response-headers":                    "",
@@ -69,7 +69,7 @@ var nginxAnnotations = map[string]string{
 	"enable-cors":                              "",
 	"enable-global-auth":                       "",
 	"enable-modsecurity":                       "Portico has no web application firewall; put one behind it",
-	"enable-opentelemetry":                     "",
+	"enable-opentelemetry":                     "tracing is not built yet",
 	"enable-owasp-core-rules":                  "Portico has no web application firewall; put one behind it",
 	"enable-rewrite-log":                       "nginx debugging output; Portico's access log shows the upstream path",
 	"fastcgi-index":                            "Portico does not speak FastCGI",
@@ -91,8 +91,8 @@ var nginxAnnotations = map[string]string{
 	"mirror-target":                            "",
 	"modsecurity-snippet":                      "Portico has no web application firewall; put one behind it",
 	"modsecurity-transaction-id":               "Portico has no web application firewall; put one behind it",
-	"opentelemetry-operation-name":             "",
-	"opentelemetry-trust-incoming-span":        "",
+	"opentelemetry-operation-name":             "tracing is not built yet",
+	"opentelemetry-trust-incoming-span":        "tracing is not built yet",
 	"permanent-redirect":                       "",
 	"permanent-redirect-code":                  "",
 	"preserve-trailing-slash":                  "",
@@ -137,7 +137,7 @@ var nginxAnnotations = map[string]string{
 	"session-cookie-samesite":                  "",
 	"session-cookie-secure":                    "",
 	"ssl-ciphers":                              "Portico's TLS settings are Go's (TLS 1.2 minimum, modern suites); they are not set per Ingress",
-	"ssl-passthrough":                          "",
+	"ssl-passthrough":                          "TLS passthrough is not built yet (it comes with TLSRoute); the host's TLS is terminated by Portico",
 	"ssl-prefer-server-ciphers":                "Portico's TLS settings are Go's (TLS 1.2 minimum, modern suites); they are not set per Ingress",
 	"ssl-redirect":                             "",
 	"stream-snippet":                           "snippets are nginx configuration text; Portico never templates user text into configuration",
@@ -147,7 +147,7 @@ var nginxAnnotations = map[string]string{
 	"upstream-hash-by-subset":                  "",
 	"upstream-hash-by-subset-size":             "",
 	"upstream-vhost":                           "",
-	"use-port-in-redirects":                    "",
+	"use-port-in-redirects":                    "Portico's redirects name the port when the listener's is not the scheme's default; always naming it is not supported",
 	"use-regex":                                "",
 	"whitelist-source-range":                   "",
 	"x-forwarded-prefix":                       "",
@@ -166,8 +166,10 @@ type NginxSupport struct {
 func NginxAnnotation(name string) NginxSupport {
 	note, known := nginxAnnotations[name]
 	g := annotationIndex[name]
-	s := NginxSupport{Name: name, Known: known, Supported: g != nil && g.nginx}
+	s := NginxSupport{Name: name, Known: known, Supported: g != nil && g.nginx && nginxFailsClosed[name] == ""}
 	switch {
+	case nginxFailsClosed[name] != "":
+		s.Note = nginxFailsClosed[name]
 	case s.Supported:
 	case !known:
 		s.Note = "ingress-nginx defines no such annotation"
@@ -195,6 +197,20 @@ func nginxUnsupported(name string) string {
 	s := NginxAnnotation(name)
 	return fmt.Sprintf("annotation %s%s is ignored: %s", nginxPrefix, truncate(name, 80), s.Note)
 }
+
+// nginxFailsClosed are the annotations Portico reads only to refuse:
+// the feature is not built, and serving the Ingress without it would
+// lower its protection, so its paths answer 503 (see authtls.go).
+var nginxFailsClosed = map[string]string{
+	"auth-tls-secret":                       authTLSNote,
+	"auth-tls-verify-client":                authTLSNote,
+	"auth-tls-verify-depth":                 authTLSNote,
+	"auth-tls-error-page":                   authTLSNote,
+	"auth-tls-match-cn":                     authTLSNote,
+	"auth-tls-pass-certificate-to-upstream": authTLSNote,
+}
+
+const authTLSNote = "client-certificate authentication is not built yet: an Ingress with auth-tls-secret (and auth-tls-verify-client not off) answers 503 on its paths rather than be served without the check"
 
 // nginxDiffers says, for an annotation Portico honours, how its meaning
 // differs from ingress-nginx's where it does (docs/annotations.md has the
