@@ -32,8 +32,9 @@ func TestNginxSatisfy(t *testing.T) {
 		}
 		return out
 	}
-	// The client is 127.0.0.1.
-	site(t, ns, "auth", "auth", with(basic, "auth-url", "http://"+authAddr+"/auth", "auth-signin", "http://$host/auth/start", "satisfy", "any"), addr)
+	// The client is 127.0.0.1. ingress-nginx's host "auth" is
+	// auth.satisfy.test here: hosts are shared by every test's Portico.
+	site(t, ns, "auth", "auth.satisfy.test", with(basic, "auth-url", "http://"+authAddr+"/auth", "auth-signin", "http://$host/auth/start", "satisfy", "any"), addr)
 	site(t, ns, "any-in", "any-in.satisfy.test", with(basic, "whitelist-source-range", "127.0.0.0/8", "satisfy", "any"), addr)
 	site(t, ns, "any-out", "any-out.satisfy.test", with(basic, "whitelist-source-range", "192.0.2.0/24", "satisfy", "any"), addr)
 	site(t, ns, "all-in", "all-in.satisfy.test", with(basic, "whitelist-source-range", "127.0.0.0/8"), addr)
@@ -48,9 +49,10 @@ func TestNginxSatisfy(t *testing.T) {
 		location         string
 	}{
 		{src: `ingress-nginx annotations/satisfy.go "should allow multiple auth with satisfy any" (with basic auth cred)`,
-			host: "auth", creds: true, status: 200},
+			host: "auth.satisfy.test", creds: true, status: 200},
 		{src: `ingress-nginx annotations/satisfy.go "should allow multiple auth with satisfy any" (reroute to signin)`,
-			host: "auth", query: "a=b&c=d", status: 302, location: "http://auth/auth/start?rd=http://auth" + url.QueryEscape("/?a=b&c=d")},
+			host: "auth.satisfy.test", query: "a=b&c=d", status: 302,
+			location: "http://auth.satisfy.test/auth/start?rd=http://auth.satisfy.test" + url.QueryEscape("/?a=b&c=d")},
 		{src: "Portico: any, address allowed, no credentials", host: "any-in.satisfy.test", status: 200},
 		{src: "Portico: any, address refused, credentials", host: "any-out.satisfy.test", creds: true, status: 200},
 		{src: "Portico: any, address refused, no credentials", host: "any-out.satisfy.test", status: 401},
