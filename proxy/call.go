@@ -251,8 +251,11 @@ func (c *call) RoundTrip(req *http.Request) (*http.Response, error) {
 		c.upstreamTime = time.Since(c.upstreamStart)
 		if err == nil {
 			c.p.balancer.succeeded(c.ep)
+			// After a response, a streamed body may still be in the
+			// transport's hands (its writer blocked reading the client), so
+			// only a buffered body, or none, is sent again.
 			if (c.retry != nil && c.retry.RetriesStatus(resp.StatusCode) || c.next != nil && c.nextStatus(req, resp.StatusCode)) &&
-				c.resendable() && c.again(base, req, false) {
+				c.resendable() && (c.body == nil || c.replay != nil) && c.again(base, req, false) {
 				// Its body is not wanted: closing may cost the connection,
 				// but never waits on a slow backend.
 				_ = resp.Body.Close()

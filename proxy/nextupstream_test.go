@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -86,5 +87,45 @@ func TestNextUpstream(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A status retry never resends a streamed body: after the first
+// response, the transport may still be reading it (its writer blocked on
+// the client), so a retry would send the next endpoint what is left of
+// it. The client gets the first answer, as nginx does once an unbuffered
+// body has gone upstream.
+func TestNextUpstreamStreamedBodyNotResent(t *testing.T) {
+	var n atomic.Int32
+	var short atomic.Bool
+	const size = 200 << 10 // above BodyBufferBytes: streamed, not buffered
+	h := func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 1 {
+			w.Header().Set("Connection", "close")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		if got, _ := io.Copy(io.Discard, r.Body); got != size {
+			short.Store(true)
+		}
+	}
+	_, a := backend(t, "a", h)
+	_, b := backend(t, "b", h)
+	f := newFixture(t, &router.Options{NextUpstream: &router.NextUpstream{Codes: []int{503}, NonIdempotent: true}}, Config{}, a, b)
+	pr, pw := io.Pipe()
+	go func() {
+		time.Sleep(300 * time.Millisecond) // the body comes after the headers
+		chunk := make([]byte, 10<<10)
+		for sent := 0; sent < size; sent += len(chunk) {
+			if _, err := pw.Write(chunk); err != nil {
+				return
+			}
+		}
+		pw.Close()
+	}()
+	resp, _ := f.send(t, "POST", "/", pr, func(r *http.Request) { r.ContentLength = size })
+	if resp.StatusCode != http.StatusServiceUnavailable || short.Load() || n.Load() != 1 {
+		t.Errorf("status %d after %d attempts (a short body upstream: %v); want the first answer, 503, and no resend",
+			resp.StatusCode, n.Load(), short.Load())
 	}
 }
