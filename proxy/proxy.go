@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/textproto"
 	"strconv"
 	"strings"
 	"sync"
@@ -265,7 +266,7 @@ func (c *call) serve() {
 	satisfied := false
 	if o := c.route.Options; o.SatisfyAny {
 		if o.Access != nil && !o.Access.Invalid {
-			satisfied = o.Access.Allows(c.p.cfg.Forwarded.clientAddr(c.in))
+			satisfied = o.Access.Grants(c.p.cfg.Forwarded.clientAddr(c.in))
 		}
 		if !satisfied && o.BasicAuth != nil && o.Auth != nil {
 			satisfied = c.basicAuthOK(o.BasicAuth)
@@ -276,6 +277,12 @@ func (c *call) serve() {
 			return
 		}
 		satisfied = c.route.Options.SatisfyAny // the auth service said yes
+	} else if a != nil && a.External != nil {
+		// Skipped (satisfy any): nothing vouches for these headers, so the
+		// client may not send them (nginx sends the empty $authHeaderN).
+		for _, name := range a.External.ResponseHeaders {
+			delete(r.Header, textproto.CanonicalMIMEHeaderKey(name))
+		}
 	}
 	var n uint64
 	if len(c.route.Backends) > 1 {
@@ -319,8 +326,11 @@ func (c *call) serve() {
 			defer done()
 		}
 	}
-	if b := o.BasicAuth; b != nil && !satisfied && !c.basicAuth(b) { // after redirects and limits, as nginx's access phase
-		return
+	if b := o.BasicAuth; b != nil {
+		if !satisfied && !c.basicAuth(b) { // after redirects and limits, as nginx's access phase
+			return
+		}
+		delete(r.Header, "Authorization") // never upstream, checked or not (ingress-nginx)
 	}
 	if o.MaxBodyBytes > 0 {
 		// Refuse early what is declared too big; cap what is not declared.

@@ -27,6 +27,15 @@ func (a *AccessList) Allows(ip netip.Addr) bool {
 	return len(a.Allow) == 0 || ContainsAddr(a.Allow, ip)
 }
 
+// Grants reports whether the lists positively let a client at ip in: it
+// is in the allowlist and not denied. nginx's satisfy any counts only
+// such a match: an address no allow rule names (a denylist alone) still
+// has to authenticate.
+func (a *AccessList) Grants(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	return len(a.Allow) > 0 && !ContainsAddr(a.Deny, ip) && ContainsAddr(a.Allow, ip)
+}
+
 // ContainsAddr reports whether any prefix holds ip (already unmapped).
 func ContainsAddr(ps []netip.Prefix, ip netip.Addr) bool {
 	for _, p := range ps {
