@@ -195,6 +195,15 @@ func (c *compiler) mergeCanaries(routes []router.Route) map[*networkingv1.Ingres
 		for _, i := range main {
 			o := *routes[i].Options
 			o.Canary = cp.canary
+			// The canary is served from the main Ingress's location, with
+			// its proxy-ssl-* settings (ingress-nginx), not unverified.
+			if bt := c.proxyTLS[routes[i].Source]; bt != nil && cp.canary.Backend != nil {
+				if b := withBackendTLS(cp.canary.Backend, bt, o.Protocol); b != cp.canary.Backend {
+					cn := *cp.canary
+					cn.Backend = b
+					o.Canary = &cn
+				}
+			}
 			routes[i].Options = &o
 		}
 		live[cp.ing]++

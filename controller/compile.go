@@ -243,7 +243,10 @@ type compiler struct {
 	canaries      []canaryPath // paths of canary Ingresses (canary.go)
 	// noSnippets: CompileConfig.SnippetsDisabled; serverSnippets: each
 	// host's server-snippet (snippet.go).
-	noSnippets     bool
+	noSnippets bool
+	// proxyTLS is each Ingress's proxy-ssl-* configuration, by source
+	// ("namespace/name"), for the canaries merged into its routes.
+	proxyTLS       map[string]*router.BackendTLS
 	serverSnippets map[string]*hostSnippet
 	allowedHeaders []string      // CompileConfig.AllowedResponseHeaders
 	aliases        []hostAliases // server-alias of rule hosts (alias.go)
@@ -307,6 +310,10 @@ func (c *compiler) ingress(routes []router.Route, ing *networkingv1.Ingress, src
 	var btls *router.BackendTLS // proxy-ssl-*
 	if opts.proxySSL != nil {
 		btls = c.backendTLS(ing, opts.proxySSL)
+		if c.proxyTLS == nil {
+			c.proxyTLS = make(map[string]*router.BackendTLS)
+		}
+		c.proxyTLS[src] = btls
 	}
 	if opts.snippets != nil && c.noSnippets {
 		c.problem(ing, "InvalidAnnotation", "configuration-snippet and server-snippet are ignored: snippet annotations are disabled (allow-snippet-annotations)")
