@@ -18,6 +18,35 @@ type responseWriter struct {
 	rw     http.ResponseWriter
 	status int
 	bytes  int64
+	// own are the headers Portico put on the answer before the exchange
+	// (HSTS, the affinity and auth cookies), kept by keepOwn: after each
+	// 1xx answer ReverseProxy clears the header map, and restoreOwn puts
+	// them back. interim says a 1xx was written.
+	own     [2][]string
+	interim bool
+}
+
+// ownHeaders are the names responseWriter.own keeps.
+var ownHeaders = [2]string{"Strict-Transport-Security", "Set-Cookie"}
+
+func (w *responseWriter) keepOwn() {
+	h := w.rw.Header()
+	for i, k := range ownHeaders {
+		w.own[i] = h[k]
+	}
+}
+
+// restoreOwn puts back what a 1xx answer cleared, unless set again since.
+func (w *responseWriter) restoreOwn() {
+	if !w.interim {
+		return
+	}
+	h := w.rw.Header()
+	for i, k := range ownHeaders {
+		if _, set := h[k]; !set && w.own[i] != nil {
+			h[k] = w.own[i]
+		}
+	}
 }
 
 func (w *responseWriter) Header() http.Header { return w.rw.Header() }
@@ -26,6 +55,8 @@ func (w *responseWriter) WriteHeader(code int) {
 	// 1xx other than 101 are interim answers; the final one comes later.
 	if w.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
 		w.status = code
+	} else if code < 200 && code != http.StatusSwitchingProtocols {
+		w.interim = true
 	}
 	w.rw.WriteHeader(code)
 }

@@ -191,6 +191,7 @@ func (c *call) finish() {
 		}
 	}
 	c.route, c.backend, c.ep, c.in, c.w.rw, c.watched, c.cw = nil, nil, nil, nil, nil, nil, nil
+	c.w.own = [2][]string{}
 	c.bfilters, c.retry, c.replay = nil, nil, nil
 	clear(c.tried[:])
 	c.mu.Lock()

@@ -367,6 +367,7 @@ func (c *call) serve() {
 	c.ep.inflight.Add(1)
 
 	c.rp.Transport = c
+	c.w.keepOwn()
 	c.rp.ServeHTTP(&c.w, r)
 	c.end()
 	c.mu.Lock()
@@ -472,6 +473,7 @@ func (c *call) rewrite(pr *httputil.ProxyRequest) {
 // modifyResponse applies the route's response header edits and CORS
 // headers to a backend's response.
 func (c *call) modifyResponse(resp *http.Response) error {
+	c.w.restoreOwn() // after any 1xx answer
 	if c.route.Options.ErrorPages != nil && c.intercepts(resp.StatusCode) {
 		return errIntercepted
 	}
