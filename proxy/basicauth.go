@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"runtime"
 	"sync"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -37,7 +38,7 @@ func (c *call) basicAuth(b *router.BasicAuth) bool {
 // b, taking the Authorization header off the request when they are.
 func (c *call) basicAuthOK(b *router.BasicAuth) bool {
 	r := c.in
-	if user, pass, ok := r.BasicAuth(); ok {
+	if user, pass, ok := r.BasicAuth(); ok && len(pass) <= maxPasswordLen {
 		if h, found := b.Users[user]; found && checkPassword(r.Context(), &h, user, pass) {
 			delete(r.Header, "Authorization")
 			return true
@@ -52,6 +53,15 @@ func (c *call) basicAuthOK(b *router.BasicAuth) bool {
 // request lasts.
 var slowChecks = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))
 
+// slowCheckWait bounds the wait for a turn (the HTTP/1 server does not
+// cancel a request's context when its client leaves); maxPasswordLen
+// refuses passwords no one types before any hashing: MD5-crypt's cost
+// grows with the password's length (bcrypt reads 72 bytes).
+const (
+	slowCheckWait  = 2 * time.Second
+	maxPasswordLen = 1024
+)
+
 // checkPassword compares pass with the stored hash in constant time (for
 // the slow schemes, bcrypt and MD5-crypt, a recent success is remembered:
 // see verified).
@@ -62,11 +72,16 @@ func checkPassword(ctx context.Context, h *router.PasswordHash, user, pass strin
 		if verified.has(k) {
 			return true
 		}
+		wait := time.NewTimer(slowCheckWait)
 		select {
 		case slowChecks <- struct{}{}:
+			wait.Stop()
 			defer func() { <-slowChecks }()
 		case <-ctx.Done():
+			wait.Stop()
 			return false
+		case <-wait.C:
+			return false // busy: a 401, never a queue that grows without bound
 		}
 		var ok bool
 		if h.Scheme == router.HashBcrypt {

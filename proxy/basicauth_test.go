@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -198,5 +199,36 @@ func TestSlowCheckGivesUpWithTheRequest(t *testing.T) {
 	cancel()
 	if checkPassword(ctx, &h, "u", "pw") {
 		t.Error("a check ran without a turn")
+	}
+}
+
+// A check waiting for a hashing turn gives up after slowCheckWait (the
+// HTTP/1 server never cancels the request's context when its client
+// leaves), and a password too long to be typed is refused unhashed
+// (found in review).
+func TestSlowCheckBounded(t *testing.T) {
+	bc, _ := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	h, _ := router.ParsePasswordHash(string(bc))
+	_, ep := backend(t, "b", nil)
+	ba := &router.BasicAuth{Challenge: `Basic realm="r"`, Users: map[string]router.PasswordHash{"u": h}}
+	f := newFixture(t, &router.Options{BasicAuth: ba}, Config{Scheme: "http"}, ep)
+	for range cap(slowChecks) {
+		slowChecks <- struct{}{} // every turn taken
+	}
+	start := time.Now()
+	resp, _ := f.do(t, "GET", "/", nil, "Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte("u:pw")))
+	waited := time.Since(start)
+	for range cap(slowChecks) {
+		<-slowChecks
+	}
+	if resp.StatusCode != http.StatusUnauthorized || waited > slowCheckWait+2*time.Second {
+		t.Errorf("all turns busy: %d after %v; want 401 after about %v", resp.StatusCode, waited, slowCheckWait)
+	}
+	long := "u:" + strings.Repeat("x", maxPasswordLen+1)
+	if resp, _ := f.do(t, "GET", "/", nil, "Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(long))); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("a %d-byte password: %d, want 401", maxPasswordLen+1, resp.StatusCode)
+	}
+	if resp, _ := f.do(t, "GET", "/", nil, "Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte("u:pw"))); resp.StatusCode != http.StatusOK {
+		t.Errorf("with turns free again: %d, want 200", resp.StatusCode)
 	}
 }
