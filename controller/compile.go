@@ -152,6 +152,7 @@ func Compile(s *Snapshot, cfg CompileConfig) Result {
 		live[ing] += n
 	}
 	routes = c.serverAliases(routes)
+	c.authTLSHostsDeny(routes, bySource) // authtls.go
 
 	var def *router.Route
 	if len(defaults) > 0 {
@@ -244,6 +245,9 @@ type compiler struct {
 	// noSnippets: CompileConfig.SnippetsDisabled; serverSnippets: each
 	// host's server-snippet (snippet.go).
 	noSnippets bool
+	// authTLS are the hosts an Ingress asks client certificates for, with
+	// the Ingress that asks (see authtls.go).
+	authTLS map[string]string
 	// proxyTLS is each Ingress's proxy-ssl-* configuration, by source
 	// ("namespace/name"), for the canaries merged into its routes.
 	proxyTLS       map[string]*router.BackendTLS
@@ -307,6 +311,9 @@ func (c *compiler) ingress(routes []router.Route, ing *networkingv1.Ingress, src
 			Path: &router.PathRewrite{Type: router.ReplaceFullPath, Value: ar}}
 	}
 	filters := opts.routeFilters()
+	if opts.authTLS {
+		c.noteAuthTLS(ing) // authtls.go
+	}
 	var btls *router.BackendTLS // proxy-ssl-*
 	if opts.proxySSL != nil {
 		btls = c.backendTLS(ing, opts.proxySSL)

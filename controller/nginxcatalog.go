@@ -210,7 +210,7 @@ var nginxFailsClosed = map[string]string{
 	"auth-tls-pass-certificate-to-upstream": authTLSNote,
 }
 
-const authTLSNote = "client-certificate authentication is not built yet: an Ingress with auth-tls-secret (and auth-tls-verify-client not off) answers 503 on its paths rather than be served without the check"
+const authTLSNote = "client-certificate authentication is not built yet: every path of a host that an Ingress asks it for (auth-tls-secret, auth-tls-verify-client not off), from every Ingress of the host, answers 503 rather than be served without the check"
 
 // nginxDiffers says, for an annotation Portico honours, how its meaning
 // differs from ingress-nginx's where it does (docs/annotations.md has the
