@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -66,6 +67,9 @@ func (c *call) compress(cp *router.Compress, resp *http.Response) {
 	enc := negotiate(c.in.Header["Accept-Encoding"], cp.Zstd)
 	if enc == encIdentity {
 		return
+	}
+	if !liveEncoders.TryAcquire() {
+		return // at the bound: this response goes uncompressed (Vary is set)
 	}
 	if enc == encZstd {
 		h["Content-Encoding"] = []string{"zstd"}
@@ -203,6 +207,30 @@ type zstdEncoder struct{ *zstd.Encoder }
 
 func (z zstdEncoder) Reset(w io.Writer) { z.Encoder.Reset(w) }
 
+// liveEncoders bounds the responses being compressed at once: an encoder
+// holds about 0.8–1.4 MiB (gzip) or 1.5–2.6 MiB (zstd) for as long as its
+// response streams, and slow clients or long-lived streams must not pin
+// memory without bound. Past it, responses go uncompressed.
+var liveEncoders = semaphore{n: maxLiveEncoders}
+
+const maxLiveEncoders = 256
+
+// semaphore is a counting semaphore that never waits.
+type semaphore struct {
+	n    int64
+	used atomic.Int64
+}
+
+func (s *semaphore) TryAcquire() bool {
+	if s.used.Add(1) > s.n {
+		s.used.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (s *semaphore) Release() { s.used.Add(-1) }
+
 // Encoders are pooled by coding and level: building one costs far more
 // than a response (zstd's tables, gzip's window).
 var (
@@ -298,6 +326,7 @@ func (b *compressBody) Close() error {
 	err := b.src.Close()
 	b.enc.Reset(io.Discard) // drop the reference to out
 	b.pool.Put(b.enc)
+	liveEncoders.Release()
 	b.enc, b.pool, b.src = nil, nil, nil
 	if b.out.Cap() > 64<<10 {
 		b.out = bytes.Buffer{} // do not keep a large response's buffer

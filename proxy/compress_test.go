@@ -308,3 +308,33 @@ func TestCompressBody(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// At most maxLiveEncoders responses are compressed at once (each holds an
+// encoder of about a megabyte while it streams); past it they go out
+// uncompressed, still with Vary, and an encoder is released when its
+// response ends (found in review).
+func TestCompressBounded(t *testing.T) {
+	body := strings.Repeat("bounded ", 1000)
+	_, addr := backend(t, "b", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		_, _ = io.WriteString(w, body)
+	})
+	f := newFixture(t, &router.Options{Compress: testCompress()}, Config{}, addr)
+	get := func() string {
+		resp, _ := f.do(t, "GET", "/", nil, "Accept-Encoding", "gzip")
+		if resp.Header.Get("Vary") != "Accept-Encoding" {
+			t.Errorf("Vary %q", resp.Header.Get("Vary"))
+		}
+		return resp.Header.Get("Content-Encoding")
+	}
+	before := liveEncoders.used.Load()
+	if ce := get(); ce != "gzip" || liveEncoders.used.Load() != before {
+		t.Fatalf("Content-Encoding %q, encoders in use %d then %d", ce, before, liveEncoders.used.Load())
+	}
+	liveEncoders.used.Add(maxLiveEncoders)
+	ce := get()
+	liveEncoders.used.Add(-maxLiveEncoders)
+	if ce != "" {
+		t.Errorf("at the bound: Content-Encoding %q, want none", ce)
+	}
+}
