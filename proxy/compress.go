@@ -85,6 +85,7 @@ func (c *call) compress(cp *router.Compress, resp *http.Response) {
 		h["Etag"] = []string{"W/" + et[0]}
 	}
 	c.cb.start(resp.Body, enc, cp.Level)
+	c.cb.held = true // released with the encoder, in Close
 	resp.Body = &c.cb
 }
 
@@ -270,6 +271,7 @@ type compressBody struct {
 	src  io.ReadCloser
 	enc  encoder
 	pool *sync.Pool // where enc goes back
+	held bool       // a liveEncoders slot is taken for it
 	out  bytes.Buffer
 	err  error // set once src ended (io.EOF) or failed
 }
@@ -326,7 +328,10 @@ func (b *compressBody) Close() error {
 	err := b.src.Close()
 	b.enc.Reset(io.Discard) // drop the reference to out
 	b.pool.Put(b.enc)
-	liveEncoders.Release()
+	if b.held {
+		liveEncoders.Release()
+		b.held = false
+	}
 	b.enc, b.pool, b.src = nil, nil, nil
 	if b.out.Cap() > 64<<10 {
 		b.out = bytes.Buffer{} // do not keep a large response's buffer
