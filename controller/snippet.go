@@ -2,6 +2,7 @@ package controller
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -287,9 +288,14 @@ func snippetOps(d directive) ([]snippetOp, error) {
 			if strings.HasPrefix(a, "-") {
 				return nil, fmt.Errorf("option %q is not supported (no -s or -t)", truncate(a, 16))
 			}
-			name, _ := strings.CutSuffix(a, "*")
+			name, wild := strings.CutSuffix(a, "*")
 			if err := checkHeader(name, "", response); err != nil {
 				return nil, err
+			}
+			if wild {
+				if h := wildcardFraming(name); h != "" {
+					return nil, fmt.Errorf("%q would clear %s, which a snippet cannot touch", truncate(a, 32), h)
+				}
 			}
 			if name != a {
 				name = http.CanonicalHeaderKey(name) + "*"
@@ -348,6 +354,22 @@ func returnOp(args []string) ([]snippetOp, error) {
 // message or the connection, and a wrong value corrupts the stream.
 var framingHeaders = map[string]bool{"Content-Length": true, "Transfer-Encoding": true, "Connection": true,
 	"Keep-Alive": true, "Upgrade": true, "Te": true, "Trailer": true, "Proxy-Connection": true}
+
+// wildcardFraming is a framing header (or Content-Encoding, which says how
+// the body is coded) that the wildcard clear prefix* would remove, "" if
+// none: "Conn*" must not take Connection, nor "Content-*" Content-Encoding.
+func wildcardFraming(prefix string) string {
+	p := strings.ToLower(prefix)
+	for _, h := range slices.Sorted(maps.Keys(framingHeaders)) { // the same message every build
+		if strings.HasPrefix(strings.ToLower(h), p) {
+			return h
+		}
+	}
+	if strings.HasPrefix("content-encoding", p) {
+		return "Content-Encoding"
+	}
+	return ""
+}
 
 func checkHeader(name, value string, response bool) error {
 	if !httpguts.ValidHeaderFieldName(name) {
