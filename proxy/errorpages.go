@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"strconv"
 	"strings"
@@ -54,8 +55,17 @@ func (c *call) errorPage(e *router.ErrorPages, code int) {
 		scheme = "https"
 	}
 	h := r.Header.Clone()
+	for _, v := range h["Connection"] { // headers the client named hop-by-hop
+		for f := range strings.SplitSeq(v, ",") {
+			if f = textproto.TrimString(f); f != "" {
+				delete(h, textproto.CanonicalMIMEHeaderKey(f))
+			}
+		}
+	}
 	for _, k := range []string{"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authorization", "Te", "Trailer",
-		"Transfer-Encoding", "Upgrade", "Content-Length"} {
+		"Transfer-Encoding", "Upgrade", "Content-Length", "Expect",
+		// forwarded headers are Portico's, set below or not at all
+		"X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Port", "X-Real-Ip", "Forwarded"} {
 		delete(h, k)
 	}
 	reqID := r.Header.Get("X-Request-Id")
@@ -99,9 +109,16 @@ func (c *call) errorPage(e *router.ErrorPages, code int) {
 		case "Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade":
 			continue
 		}
+		if k == "Set-Cookie" {
+			dst[k] = append(dst[k], v...) // next to the affinity cookie, never instead of it
+			continue
+		}
 		dst[k] = v
 	}
 	c.status = resp.StatusCode
 	c.w.WriteHeader(resp.StatusCode)
-	_, _ = io.Copy(&c.w, resp.Body)
+	if _, err := io.Copy(&c.w, resp.Body); err != nil {
+		// A broken error page must not look complete to the client.
+		panic(http.ErrAbortHandler)
+	}
 }

@@ -64,7 +64,8 @@ func TestErrorPages(t *testing.T) {
 		{"GET", "/refused", 200, "custom error page", "502"}, // the proxy's own 502
 	} {
 		n := len(defRec.requests())
-		resp, body := f.do(t, tc.method, tc.path, strings.NewReader("client body"), "Accept", "text/html", "X-Request-Id", "rid-1")
+		resp, body := f.do(t, tc.method, tc.path, strings.NewReader("client body"), "Accept", "text/html", "X-Request-Id", "rid-1",
+			"Connection", "X-Hop", "X-Hop", "secret", "X-Forwarded-Host", "evil.example", "X-Real-Ip", "10.9.9.9")
 		if resp.StatusCode != tc.status || body != tc.body {
 			t.Errorf("%s %s: %d %q, want %d %q", tc.method, tc.path, resp.StatusCode, body, tc.status, tc.body)
 			continue
@@ -92,6 +93,13 @@ func TestErrorPages(t *testing.T) {
 		}
 		if s.method != tc.method || !strings.HasPrefix(s.uri, "/") || strings.Contains(s.uri, "found") || s.body != "" {
 			t.Errorf("%s %s: the default backend got %s %s body %q", tc.method, tc.path, s.method, s.uri, s.body)
+		}
+		// Headers the client named hop-by-hop, and forwarded headers the
+		// client made up, never reach the default backend.
+		for _, k := range []string{"X-Hop", "X-Forwarded-Host", "X-Real-Ip"} {
+			if v := s.header.Get(k); v != "" {
+				t.Errorf("%s %s: the default backend got %s: %q", tc.method, tc.path, k, v)
+			}
 		}
 		if !strings.HasPrefix(s.header.Get("X-Ingress-Name"), "ing") || s.header.Get("X-Service-Port") != "80" {
 			t.Errorf("%s %s: X-Ingress-Name %q X-Service-Name %q X-Service-Port %q", tc.method, tc.path,
