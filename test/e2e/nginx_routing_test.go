@@ -484,15 +484,24 @@ func TestNginxServiceUpstream(t *testing.T) {
 	harness.EnsureIngressClass(t, cp, "portico", false)
 	ns := harness.Namespace(t, cp)
 	_, eps := pods(t, "endpoint", 1)
+	// A free /30 near the top of the service range, whose address no
+	// other test's Service was given: the pod first, then the Service.
 	var vip *harness.Pod
 	var err error
-	for _, last := range rand.Perm(60) { // a free /30 near the top of the service range
-		if vip, err = harness.NewPodWithPrefix(netip.MustParsePrefix(fmt.Sprintf("10.0.0.%d/30", 4*(last+2))), 1); err == nil {
+	for _, last := range rand.Perm(60) {
+		if vip, err = harness.NewPodWithPrefix(netip.MustParsePrefix(fmt.Sprintf("10.0.0.%d/30", 4*(last+2))), 1); err != nil {
+			continue
+		}
+		svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "echo"}, Spec: corev1.ServiceSpec{ClusterIP: vip.Addrs[0].String(),
+			Ports: []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080), Protocol: corev1.ProtocolTCP}}}}
+		if _, err = cp.Client.CoreV1().Services(ns).Create(context.Background(), svc, metav1.CreateOptions{}); err == nil {
 			break
 		}
+		_ = vip.Close() // the address is taken (another Service has it): next
+		vip = nil
 	}
-	if err != nil {
-		t.Fatal(err)
+	if vip == nil {
+		t.Fatalf("no pod and Service with a free cluster IP: %v", err)
 	}
 	t.Cleanup(func() { _ = vip.Close() })
 	clusterIP := vip.Addrs[0].String()
@@ -503,11 +512,6 @@ func TestNginxServiceUpstream(t *testing.T) {
 	b := harness.StartBackend(l, "cluster-ip")
 	t.Cleanup(b.Close)
 
-	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "echo"}, Spec: corev1.ServiceSpec{ClusterIP: clusterIP,
-		Ports: []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080), Protocol: corev1.ProtocolTCP}}}}
-	if _, err := cp.Client.CoreV1().Services(ns).Create(context.Background(), svc, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("create Service with cluster IP %s: %v", clusterIP, err)
-	}
 	harness.ApplyEndpointSlice(t, cp, harness.EndpointSliceObject(ns, "echo", "echo-1", 8080, endpoints(eps...)...))
 	prefix := networkingv1.PathTypePrefix
 	for name, ann := range map[string]map[string]string{
