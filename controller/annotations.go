@@ -60,9 +60,9 @@ type ingressOptions struct {
 	// globalAuth is the ConfigMap's global-auth-url (the route's Auth until
 	// the Ingress sets its own, see enable-global-auth).
 	globalAuth *router.Auth
-	// authTLS: the Ingress asks for client certificates (auth-tls-*),
-	// which are not built; every path of its hosts fails closed.
-	authTLS bool
+	// authTLS is auth-tls-*: client certificates for the Ingress's hosts
+	// (authtls.go).
+	authTLS *authTLSOptions
 	// proxySSL is proxy-ssl-*: TLS to the Ingress's HTTPS backends.
 	proxySSL *proxySSLOptions
 	// snippets are configuration-snippet and server-snippet (snippet.go).

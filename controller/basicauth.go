@@ -264,8 +264,9 @@ func authMapUsers(sec *corev1.Secret) (map[string]router.PasswordHash, []string)
 
 // stripAuthSecret is the transform of the Opaque Secret informer. Opaque
 // Secrets hold all kinds of credentials; Portico reads them only for basic
-// authentication, so the cache keeps of each Secret only its key "auth"
-// (auth-file) and the values that parse as a password hash (auth-map).
+// and client-certificate authentication, so the cache keeps of each
+// Secret only its key "auth" (auth-file), the values that parse as a
+// password hash (auth-map), and ca.crt and ca.crl (auth-tls-secret).
 // Database passwords, tokens and the like are dropped on arrival and
 // never held.
 func stripAuthSecret(obj any) (any, error) {
@@ -275,7 +276,7 @@ func stripAuthSecret(obj any) (any, error) {
 		return obj, err
 	}
 	for k, v := range sec.Data {
-		if k == "auth" {
+		if k == "auth" || k == authTLSCAKey || k == authTLSCRLKey { // CA certificates and CRLs are public (auth-tls-secret)
 			continue
 		}
 		hash := v

@@ -92,6 +92,9 @@ type Result struct {
 	// ACMEHosts are the rule hosts of Ingresses annotated
 	// portico.dev/acme: "true", sorted: the only hosts ACME may order for.
 	ACMEHosts []string
+	// ClientCertHosts are the hosts whose TLS handshakes ask for a client
+	// certificate (auth-tls-*), sorted.
+	ClientCertHosts []string
 }
 
 // Compile translates a snapshot into a routing table. It is a pure function:
@@ -151,8 +154,8 @@ func Compile(s *Snapshot, cfg CompileConfig) Result {
 	for ing, n := range c.mergeCanaries(routes) {
 		live[ing] += n
 	}
+	c.authTLSHosts(routes) // authtls.go; aliases are hosts of the same server
 	routes = c.serverAliases(routes)
-	c.authTLSHostsDeny(routes, bySource) // authtls.go
 
 	var def *router.Route
 	if len(defaults) > 0 {
@@ -194,6 +197,7 @@ func Compile(s *Snapshot, cfg CompileConfig) Result {
 	}
 	res.Problems, res.InvalidSecrets = c.problems, len(c.badSecrets)
 	res.ACMEHosts = sortedHosts(c.acme)
+	res.ClientCertHosts = clientCertHosts(routes)
 	for _, ing := range ours {
 		if live[ing] > 0 {
 			res.Admitted = append(res.Admitted, ing)
@@ -245,9 +249,9 @@ type compiler struct {
 	// noSnippets: CompileConfig.SnippetsDisabled; serverSnippets: each
 	// host's server-snippet (snippet.go).
 	noSnippets bool
-	// authTLS are the hosts an Ingress asks client certificates for, with
-	// the Ingress that asks (see authtls.go).
-	authTLS map[string]string
+	// authTLS are the client-certificate settings of hosts, from the
+	// oldest Ingress that sets them (authtls.go).
+	authTLS map[string]*router.ClientAuth
 	// proxyTLS is each Ingress's proxy-ssl-* configuration, by source
 	// ("namespace/name"), for the canaries merged into its routes.
 	proxyTLS       map[string]*router.BackendTLS
@@ -311,8 +315,8 @@ func (c *compiler) ingress(routes []router.Route, ing *networkingv1.Ingress, src
 			Path: &router.PathRewrite{Type: router.ReplaceFullPath, Value: ar}}
 	}
 	filters := opts.routeFilters()
-	if opts.authTLS {
-		c.noteAuthTLS(ing) // authtls.go
+	if opts.authTLS != nil {
+		c.noteAuthTLS(ing, c.clientAuth(ing, opts.authTLS)) // authtls.go
 	}
 	var btls *router.BackendTLS // proxy-ssl-*
 	if opts.proxySSL != nil {

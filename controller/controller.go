@@ -137,8 +137,8 @@ func New(cfg Config) *Controller {
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
 			o.FieldSelector = "type=" + string(corev1.SecretTypeTLS)
 		}))
-	// Opaque Secrets may hold basic-auth users (auth-secret); the cache
-	// keeps only what can be a user list (stripAuthSecret).
+	// Opaque Secrets may hold basic-auth users (auth-secret) and client
+	// CAs (auth-tls-secret); the cache keeps only those (stripAuthSecret).
 	opaque := informers.NewSharedInformerFactoryWithOptions(cfg.Client, 0,
 		informers.WithNamespace(cfg.Namespace), informers.WithTransform(stripAuthSecret),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
@@ -281,6 +281,7 @@ func (c *Controller) buildIngress() (snap *Snapshot) {
 	if c.cfg.TLS != nil {
 		c.cfg.TLS.Replace(res.Certificates)
 		c.cfg.TLS.SetDefault(res.DefaultCertificate)
+		c.cfg.TLS.SetClientCertHosts(res.ClientCertHosts)
 	}
 	if c.cfg.ACME != nil {
 		c.cfg.ACME.SetHosts(res.ACMEHosts)

@@ -166,10 +166,8 @@ type NginxSupport struct {
 func NginxAnnotation(name string) NginxSupport {
 	note, known := nginxAnnotations[name]
 	g := annotationIndex[name]
-	s := NginxSupport{Name: name, Known: known, Supported: g != nil && g.nginx && nginxFailsClosed[name] == ""}
+	s := NginxSupport{Name: name, Known: known, Supported: g != nil && g.nginx}
 	switch {
-	case nginxFailsClosed[name] != "":
-		s.Note = nginxFailsClosed[name]
 	case s.Supported:
 	case !known:
 		s.Note = "ingress-nginx defines no such annotation"
@@ -198,24 +196,13 @@ func nginxUnsupported(name string) string {
 	return fmt.Sprintf("annotation %s%s is ignored: %s", nginxPrefix, truncate(name, 80), s.Note)
 }
 
-// nginxFailsClosed are the annotations Portico reads only to refuse:
-// the feature is not built, and serving the Ingress without it would
-// lower its protection, so its paths answer 503 (see authtls.go).
-var nginxFailsClosed = map[string]string{
-	"auth-tls-secret":                       authTLSNote,
-	"auth-tls-verify-client":                authTLSNote,
-	"auth-tls-verify-depth":                 authTLSNote,
-	"auth-tls-error-page":                   authTLSNote,
-	"auth-tls-match-cn":                     authTLSNote,
-	"auth-tls-pass-certificate-to-upstream": authTLSNote,
-}
-
-const authTLSNote = "client-certificate authentication is not built yet: every path of a host that an Ingress asks it for (auth-tls-secret, auth-tls-verify-client not off), from every Ingress of the host, answers 503 rather than be served without the check"
-
 // nginxDiffers says, for an annotation Portico honours, how its meaning
 // differs from ingress-nginx's where it does (docs/annotations.md has the
 // detail). The migration guide and `portico nginx-check` show it.
 var nginxDiffers = map[string]string{
+	"auth-tls-secret":                  "a Secret without ca.crt refuses the host's requests (403; ingress-nginx silently stops checking); plain HTTP requests of the host count as without a certificate (nginx does not check them)",
+	"auth-tls-error-page":              "a path (not a URL) is answered with a 302 to it, not served by nginx's internal redirect",
+	"auth-tls-match-cn":                "RE2 syntax, not PCRE, matched against the subject DN in RFC 2253 form",
 	"proxy-ssl-name":                   "without it the name checked is the Service's cluster DNS name <service>.<namespace>.svc (ingress-nginx checks its internal upstream name, which no certificate carries)",
 	"proxy-ssl-protocols":              "TLSv1 and TLSv1.1 are left out: Portico speaks TLS 1.2 or later",
 	"proxy-ssl-secret":                 "an unusable Secret makes the Ingress's HTTPS backends answer 500 (ingress-nginx: 503); a Secret of type kubernetes.io/tls is read",

@@ -44,8 +44,6 @@ func TestMigrationGuideListsEveryAnnotation(t *testing.T) {
 			} else {
 				fmt.Fprintf(&b, "| `%s` | %s | |\n", s.Name, link)
 			}
-		case nginxFailsClosed[s.Name] != "":
-			fmt.Fprintf(&b, "| `%s` | no, fails closed (503) | %s |\n", s.Name, s.Note)
 		default:
 			fmt.Fprintf(&b, "| `%s` | no | %s |\n", s.Name, s.Note)
 		}

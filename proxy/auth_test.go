@@ -3,8 +3,10 @@ package proxy
 import (
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"portico.dev/portico/router"
@@ -108,5 +110,36 @@ func TestSigninURL(t *testing.T) {
 		if got := signinURL(c.in, "rd", "http://h", "/p"); got != c.want {
 			t.Errorf("%s: %s, want %s", c.in, got, c.want)
 		}
+	}
+}
+
+// TestAuthAfterRedirectsAndLimits: nginx's phase order. The SSL redirect
+// (rewrite phase) answers before the auth service is asked, and so does a
+// refusing access list (access, before auth_request); an address the list
+// admits is then authenticated.
+func TestAuthAfterRedirectsAndLimits(t *testing.T) {
+	t.Parallel()
+	var asked atomic.Int32
+	authSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	defer authSrv.Close()
+	_, ep := backend(t, "b", nil)
+	auth := &router.Auth{External: &router.ExternalAuth{URL: mustTemplate(authSrv.URL + "/auth")}}
+	f := newFixture(t, &router.Options{SSLRedirect: true, Auth: auth}, Config{Scheme: "http"}, ep)
+	f.srv.client = &http.Client{Transport: f.srv.client.Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if resp, _ := f.do(t, "GET", "/p", nil); resp.StatusCode != http.StatusPermanentRedirect || asked.Load() != 0 {
+		t.Errorf("plain HTTP: %d, auth service asked %d times; want 308 before any auth request", resp.StatusCode, asked.Load())
+	}
+	deny := &router.AccessList{Deny: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
+	f = newFixture(t, &router.Options{Access: deny, Auth: auth}, Config{Scheme: "http"}, ep)
+	if resp, _ := f.do(t, "GET", "/p", nil); resp.StatusCode != http.StatusForbidden || asked.Load() != 0 {
+		t.Errorf("denied address: %d, auth service asked %d times; want 403 before any auth request", resp.StatusCode, asked.Load())
+	}
+	allow := &router.AccessList{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
+	f = newFixture(t, &router.Options{Access: allow, Auth: auth}, Config{Scheme: "http"}, ep)
+	if resp, _ := f.do(t, "GET", "/p", nil); resp.StatusCode != http.StatusUnauthorized || asked.Load() != 1 {
+		t.Errorf("allowed address: %d, auth service asked %d times; want 401 from it", resp.StatusCode, asked.Load())
 	}
 }

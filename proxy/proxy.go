@@ -94,6 +94,8 @@ type Proxy struct {
 	log      *accessLog // nil when disabled
 	mirror   *mirrorer
 	zones    zones // per-client limiter state, by Ingress
+	// clientCerts are verdicts on client certificates (clientcert.go).
+	clientCerts clientCertCache
 
 	// Balancer state of backends and endpoints gone from the table is
 	// dropped in the background, at most every prunePeriod.
@@ -245,6 +247,15 @@ func (c *call) serve() {
 		c.fail(http.StatusNotFound, "404 no route")
 		return
 	}
+	o := c.route.Options
+	// Client certificates are judged first, as nginx does on reading the
+	// request; plain HTTP is redirected to HTTPS first.
+	toHTTPS := p.cfg.Scheme == "http" && o.SSLRedirect && !p.cfg.Forwarded.forwardedHTTPS(r)
+	if a := o.ClientAuth; a != nil && !toHTTPS && !c.clientCert(a) {
+		return
+	} else if a == nil && t.HasClientAuth() {
+		dropClientCertHeaders(r.Header) // proxy/clientcert.go
+	}
 	if cors := c.cors(); cors != nil && cors.IsPreflight(r) {
 		c.preflight(cors)
 		return
@@ -256,15 +267,33 @@ func (c *call) serve() {
 		c.snippetReturn(f.Snippet.Return) // proxy/snippet.go
 		return
 	}
-	if ar := c.route.Options.AppRoot; ar != nil && c.path == "/" {
+	if ar := o.AppRoot; ar != nil && c.path == "/" {
 		c.redirect(ar)
 		return
+	}
+	// nginx's order: redirects (rewrite phase), then limits (preaccess),
+	// then access lists and authentication (access phase).
+	if toHTTPS {
+		p.redirectToHTTPS(&c.w, r, o.SSLRedirectTrimSlash)
+		return
+	}
+	if p.cfg.Scheme == "https" && o.HSTS != "" {
+		c.w.Header()["Strict-Transport-Security"] = []string{o.HSTS}
+	}
+	if o.Access != nil || o.Limits != nil {
+		ok, done := c.admit(o)
+		if !ok {
+			return
+		}
+		if done != nil {
+			defer done()
+		}
 	}
 	// satisfy any (nginx): one of the access list, basic auth and external
 	// auth granting is enough. Unusable settings (Auth.Deny, an invalid
 	// list) are never skipped.
 	satisfied := false
-	if o := c.route.Options; o.SatisfyAny {
+	if o.SatisfyAny {
 		if o.Access != nil && !o.Access.Invalid {
 			satisfied = o.Access.Grants(c.p.cfg.Forwarded.clientAddr(c.in))
 		}
@@ -272,11 +301,11 @@ func (c *call) serve() {
 			satisfied = c.basicAuthOK(o.BasicAuth)
 		}
 	}
-	if a := c.route.Options.Auth; a != nil && (a.Deny || !satisfied) {
+	if a := o.Auth; a != nil && (a.Deny || !satisfied) {
 		if !c.auth(a) {
 			return
 		}
-		satisfied = c.route.Options.SatisfyAny // the auth service said yes
+		satisfied = o.SatisfyAny // the auth service said yes
 	} else if a != nil && a.External != nil {
 		// Skipped (satisfy any): nothing vouches for these headers, so the
 		// client may not send them (nginx sends the empty $authHeaderN).
@@ -308,24 +337,7 @@ func (c *call) serve() {
 		c.fail(http.StatusInternalServerError, "500 backend TLS policy not usable")
 		return
 	}
-	c.proto = backendProtocol(c.backend, c.route.Options.Protocol)
-	o := c.route.Options
-	if p.cfg.Scheme == "http" && o.SSLRedirect && !p.cfg.Forwarded.forwardedHTTPS(r) {
-		p.redirectToHTTPS(&c.w, r, o.SSLRedirectTrimSlash)
-		return
-	}
-	if p.cfg.Scheme == "https" && o.HSTS != "" {
-		c.w.Header()["Strict-Transport-Security"] = []string{o.HSTS}
-	}
-	if o.Access != nil || o.Limits != nil {
-		ok, done := c.admit(o)
-		if !ok {
-			return
-		}
-		if done != nil {
-			defer done()
-		}
-	}
+	c.proto = backendProtocol(c.backend, o.Protocol)
 	if b := o.BasicAuth; b != nil {
 		if !satisfied && !c.basicAuth(b) { // after redirects and limits, as nginx's access phase
 			return

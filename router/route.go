@@ -221,6 +221,9 @@ type Options struct {
 	Limits *RateLimits
 	// Auth, when set, is checked before a backend is picked.
 	Auth *Auth
+	// ClientAuth, when set, is client-certificate authentication, checked
+	// first (plain HTTP: after the SSL redirect); nil for none.
+	ClientAuth *ClientAuth `json:",omitempty"`
 	// ResponseRewrite, when set, rewrites the backend's Location, Refresh
 	// and Set-Cookie headers; nil for none.
 	ResponseRewrite *ResponseRewrite `json:",omitempty"`

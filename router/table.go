@@ -24,7 +24,15 @@ type Table struct {
 	// matches tries the less specific levels before the default (Gateway
 	// API); otherwise that level decides alone (Ingress).
 	hostFallthrough bool
+	// clientAuth: some route has client-certificate settings, so the
+	// headers that carry their verdict upstream are Portico's on every
+	// route (HasClientAuth).
+	clientAuth bool
 }
+
+// HasClientAuth reports whether some route of t has client-certificate
+// settings (Options.ClientAuth).
+func (t *Table) HasClientAuth() bool { return t != nil && t.clientAuth }
 
 // pathSet holds the paths of one host. Each path maps to its candidates,
 // most specific conditions first (see precedes); Ingress rules have one
@@ -117,6 +125,7 @@ func New(routes []Route, def *Route, opts ...Option) (*Table, []Conflict) {
 			ps.exactMaxLen = max(ps.exactMaxLen, len(key))
 		}
 		t.routes = append(t.routes, r)
+		t.clientAuth = t.clientAuth || r.Options != nil && r.Options.ClientAuth != nil
 	}
 	return t, conflicts
 }

@@ -195,3 +195,39 @@ func TestTLSConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestClientCertHosts: handshakes of the names given to
+// SetClientCertHosts, and of names under their wildcards, ask for a client
+// certificate, without session tickets; others do not ask.
+func TestClientCertHosts(t *testing.T) {
+	t.Parallel()
+	s, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetClientCertHosts([]string{"MTLS.test", "*.wild.test"})
+	addr := serve(t, s.TLSConfig())
+	for _, tt := range []struct {
+		sni  string
+		asks bool
+	}{{"mtls.test", true}, {"mtls.test.", true}, {"a.wild.test", true}, {"wild.test", false}, {"b.a.wild.test", false}, {"open.test", false}, {"", false}} {
+		asked := false
+		_, err := dial(addr, &tls.Config{ServerName: tt.sni, InsecureSkipVerify: true,
+			GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+				asked = true
+				return &tls.Certificate{}, nil // none: the handshake still completes
+			}})
+		if err != nil || asked != tt.asks {
+			t.Errorf("SNI %q: asked %v (err %v), want %v", tt.sni, asked, err, tt.asks)
+		}
+	}
+	s.SetClientCertHosts(nil)
+	asked := false
+	if _, err := dial(addr, &tls.Config{ServerName: "mtls.test", InsecureSkipVerify: true,
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			asked = true
+			return &tls.Certificate{}, nil
+		}}); err != nil || asked {
+		t.Errorf("after clearing: asked %v, err %v", asked, err)
+	}
+}

@@ -34,6 +34,9 @@ type Store struct {
 	onMissing func(*tls.ClientHelloInfo) (*tls.Certificate, error)
 	now       func() time.Time
 	tickets   ticketKeys
+	// clientHosts are the names whose handshakes ask for a client
+	// certificate; nil for none.
+	clientHosts atomic.Pointer[clientCertHosts]
 }
 
 // The generated default certificate's name and lifetime. The hour of

@@ -21,8 +21,12 @@ var modernCipherSuites = []uint16{
 // through WrapSession/UnwrapSession rather than with keys set on the
 // returned config, because http.Server.ServeTLS clones its TLSConfig and a
 // clone would keep a stale copy of the keys forever.
+//
+// Handshakes of the names given to [Store.SetClientCertHosts] ask the
+// client for a certificate (through GetConfigForClient, which a caller
+// that sets its own replaces).
 func (s *Store) TLSConfig() *tls.Config {
-	return &tls.Config{
+	cfg := &tls.Config{
 		MinVersion:     tls.VersionTLS12,
 		CipherSuites:   append([]uint16(nil), modernCipherSuites...),
 		NextProtos:     []string{"h2", "http/1.1"},
@@ -30,4 +34,6 @@ func (s *Store) TLSConfig() *tls.Config {
 		WrapSession:    s.tickets.wrap,
 		UnwrapSession:  s.tickets.unwrap,
 	}
+	cfg.GetConfigForClient = s.clientCertConfig(cfg)
+	return cfg
 }
