@@ -205,7 +205,7 @@ var nginxDiffers = map[string]string{
 	"auth-tls-match-cn":                "RE2 syntax, not PCRE, matched against the subject DN in RFC 2253 form",
 	"proxy-ssl-name":                   "without it the name checked is the Service's cluster DNS name <service>.<namespace>.svc (ingress-nginx checks its internal upstream name, which no certificate carries)",
 	"proxy-ssl-protocols":              "TLSv1 and TLSv1.1 are left out: Portico speaks TLS 1.2 or later",
-	"proxy-ssl-secret":                 "an unusable Secret makes the Ingress's HTTPS backends answer 500 (ingress-nginx: 503); a Secret of type kubernetes.io/tls is read",
+	"proxy-ssl-secret":                 "an unusable Secret makes the Ingress's HTTPS backends answer 500 (ingress-nginx: 503); a Secret of type kubernetes.io/tls is read; the settings apply to the Ingress's own paths (ingress-nginx also gives the first Ingress's to other Ingresses' paths of the host, unless proxy-ssl-location-only)",
 	"use-regex":                        "regular expressions are RE2 (no look-arounds or back-references), not PCRE; Exact paths on a regex host stay exact",
 	"rewrite-target":                   "only $1 to $9 are expanded; a target that is an absolute URL or uses another nginx variable is refused",
 	"canary-by-header-pattern":         "RE2 syntax, not PCRE; an expression RE2 refuses is reported when the Ingress is read",
