@@ -3,6 +3,7 @@ package proxy
 import (
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -86,9 +87,15 @@ func TestRequestMirrors(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Errorf("POST: status %d", resp.StatusCode)
 	}
-	want := primary.await(t, 2)
+	// Copies go out on their own: the two requests' copies may arrive in
+	// either order. Compared in method order (GET first).
+	byMethod := func(s []seenRequest) []seenRequest {
+		slices.SortFunc(s, func(a, b seenRequest) int { return strings.Compare(a.method, b.method) })
+		return s
+	}
+	want := byMethod(primary.await(t, 2))
 	for name, rc := range map[string]*recorder{"v2": m2, "v3": m3} {
-		got := rc.await(t, 2)
+		got := byMethod(rc.await(t, 2))
 		for i := range 2 {
 			p, m := want[i], got[i]
 			if m.method != p.method || m.uri != p.uri || m.host != p.host || m.body != p.body {
