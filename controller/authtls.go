@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -148,7 +147,7 @@ func (c *compiler) clientAuth(ing *networkingv1.Ingress, t *authTLSOptions) *rou
 	a := &router.ClientAuth{Source: src, Mode: t.mode, Roots: roots, Depth: t.depth, PassCert: t.passCert,
 		ErrorPage: t.errorPage, MatchCN: t.matchCN}
 	if crl := sec.Data[authTLSCRLKey]; len(crl) > 0 {
-		lists, err := parseCRLs(crl, ca)
+		lists, err := parseCRLs(crl)
 		if err != nil {
 			return fail("Secret " + key.String() + ": ca.crl: " + err.Error())
 		}
@@ -157,19 +156,10 @@ func (c *compiler) clientAuth(ing *networkingv1.Ingress, t *authTLSOptions) *rou
 	return a
 }
 
-// parseCRLs reads the PEM "X509 CRL" blocks of data; each must be signed
-// by a certificate of caPEM.
-func parseCRLs(data, caPEM []byte) ([]*x509.RevocationList, error) {
-	var cas []*x509.Certificate
-	for rest := caPEM; ; {
-		var b *pem.Block
-		if b, rest = pem.Decode(rest); b == nil {
-			break
-		}
-		if cert, err := x509.ParseCertificate(b.Bytes); err == nil && b.Type == "CERTIFICATE" {
-			cas = append(cas, cert)
-		}
-	}
+// parseCRLs reads the PEM "X509 CRL" blocks of data. Which CA signed
+// each is checked per chain, against the issuer in it (a CRL may come
+// from an intermediate that only clients send).
+func parseCRLs(data []byte) ([]*x509.RevocationList, error) {
 	var lists []*x509.RevocationList
 	for rest := data; ; {
 		var b *pem.Block
@@ -183,10 +173,6 @@ func parseCRLs(data, caPEM []byte) ([]*x509.RevocationList, error) {
 		if err != nil {
 			return nil, fmt.Errorf("a revocation list does not parse: %v", err)
 		}
-		signed := slices.ContainsFunc(cas, func(ca *x509.Certificate) bool { return l.CheckSignatureFrom(ca) == nil })
-		if !signed {
-			return nil, fmt.Errorf("the revocation list of %q is not signed by a certificate of ca.crt", truncate(l.Issuer.String(), 64))
-		}
 		lists = append(lists, l)
 	}
 	if len(lists) == 0 {
@@ -198,31 +184,37 @@ func parseCRLs(data, caPEM []byte) ([]*x509.RevocationList, error) {
 // noteAuthTLS records the client-certificate settings of an Ingress's
 // hosts: ingress-nginx checks certificates for the whole server, so the
 // oldest Ingress that sets them for a host sets them for every path of
-// it, from every Ingress. A hostless rule cannot be asked for by server
-// name: its requests are refused.
+// it, from every Ingress. A rule without a host cannot be asked for by
+// server name: that Ingress's hostless paths are refused.
 func (c *compiler) noteAuthTLS(ing *networkingv1.Ingress, a *router.ClientAuth) {
+	if c.authTLS == nil {
+		c.authTLS = make(map[string]*router.ClientAuth)
+	}
 	for _, r := range ing.Spec.Rules {
 		h := strings.ToLower(r.Host)
-		if c.authTLS == nil {
-			c.authTLS = make(map[string]*router.ClientAuth)
+		if h == "" {
+			if c.authTLSHostless == nil {
+				c.authTLSHostless = make(map[string]*router.ClientAuth)
+			}
+			if _, seen := c.authTLSHostless[a.Source]; !seen {
+				c.problem(ing, "InvalidAnnotation", "annotation "+nginxPrefix+"auth-tls-secret: a rule without a host cannot ask for client certificates; its requests are refused (403)")
+				c.authTLSHostless[a.Source] = &router.ClientAuth{Source: a.Source, Invalid: "client certificates need a rule host"}
+			}
+			continue
 		}
-		first, seen := c.authTLS[h]
-		switch {
-		case !seen && h == "":
-			c.problem(ing, "InvalidAnnotation", "annotation "+nginxPrefix+"auth-tls-secret: a rule without a host cannot ask for client certificates; its requests are refused (403)")
-			c.authTLS[h] = &router.ClientAuth{Source: a.Source, Invalid: "client certificates need a rule host"}
-		case !seen:
+		if first, seen := c.authTLS[h]; !seen {
 			c.authTLS[h] = a
-		case first.Source != a.Source:
+		} else if first.Source != a.Source {
 			c.problem(ing, "AuthTLSIgnored", fmt.Sprintf("host %s: the auth-tls-* settings are ignored: the older Ingress %s already sets them for the host", r.Host, first.Source))
 		}
 	}
 }
 
 // authTLSHosts gives every route of a host with client-certificate
-// settings those settings.
+// settings those settings (and the hostless routes of an Ingress that
+// asks for them their refusal).
 func (c *compiler) authTLSHosts(routes []router.Route) {
-	if len(c.authTLS) == 0 {
+	if len(c.authTLS) == 0 && len(c.authTLSHostless) == 0 {
 		return
 	}
 	type key struct {
@@ -233,6 +225,9 @@ func (c *compiler) authTLSHosts(routes []router.Route) {
 	for i := range routes {
 		r := &routes[i]
 		a, ok := c.authTLS[r.Host]
+		if r.Host == "" {
+			a, ok = c.authTLSHostless[r.Source]
+		}
 		if !ok {
 			continue
 		}
@@ -252,14 +247,16 @@ func (c *compiler) authTLSHosts(routes []router.Route) {
 }
 
 // clientCertHosts are the hosts whose handshakes ask for a client
-// certificate, sorted.
-func clientCertHosts(routes []router.Route) []string {
-	var hosts []string
+// certificate, with the CAs the request names.
+func clientCertHosts(routes []router.Route) map[string]*x509.CertPool {
+	var hosts map[string]*x509.CertPool
 	for i := range routes {
 		if o := routes[i].Options; o != nil && o.ClientAuth != nil && routes[i].Host != "" {
-			hosts = append(hosts, routes[i].Host)
+			if hosts == nil {
+				hosts = make(map[string]*x509.CertPool)
+			}
+			hosts[routes[i].Host] = o.ClientAuth.Roots
 		}
 	}
-	slices.Sort(hosts)
-	return slices.Compact(hosts)
+	return hosts
 }

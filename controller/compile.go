@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"crypto/x509"
 	"fmt"
 	"net/http"
 	"sort"
@@ -93,8 +94,8 @@ type Result struct {
 	// portico.dev/acme: "true", sorted: the only hosts ACME may order for.
 	ACMEHosts []string
 	// ClientCertHosts are the hosts whose TLS handshakes ask for a client
-	// certificate (auth-tls-*), sorted.
-	ClientCertHosts []string
+	// certificate (auth-tls-*), with the CAs the request names.
+	ClientCertHosts map[string]*x509.CertPool
 }
 
 // Compile translates a snapshot into a routing table. It is a pure function:
@@ -252,6 +253,9 @@ type compiler struct {
 	// authTLS are the client-certificate settings of hosts, from the
 	// oldest Ingress that sets them (authtls.go).
 	authTLS map[string]*router.ClientAuth
+	// authTLSHostless: the refusal of an Ingress's hostless rules that
+	// ask for client certificates, by source.
+	authTLSHostless map[string]*router.ClientAuth
 	// proxyTLS is each Ingress's proxy-ssl-* configuration, by source
 	// ("namespace/name"), for the canaries merged into its routes.
 	proxyTLS       map[string]*router.BackendTLS

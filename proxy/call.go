@@ -28,6 +28,8 @@ type call struct {
 	w    responseWriter
 	in   *http.Request
 	body *trackedBody // the outgoing body of this request, nil if none
+	// clientHdr are the ssl-client-* values for upstream (clientcert.go).
+	clientHdr clientCertHeaders
 
 	route       *router.Route
 	backend     *router.Backend // the route's backend for this request (one of a split)
@@ -158,6 +160,7 @@ func (c *call) start(w http.ResponseWriter, r *http.Request) {
 	c.status, c.attempts, c.refusals, c.upstreamTime, c.intercepted = 0, 0, 0, 0, 0
 	c.ub = upstreamBody{}
 	c.retry, c.replay, c.bodyTooBig, c.next = nil, nil, false, nil
+	c.clientHdr = clientCertHeaders{}
 	c.reqDeadline, c.tryDeadline = 0, 0
 	c.timedOut.Store(false)
 	c.tryTimedOut.Store(false)

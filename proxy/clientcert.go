@@ -1,9 +1,12 @@
 package proxy
 
 import (
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,16 +31,16 @@ const (
 // gets 400, or a redirect to the error page; one whose subject
 // auth-tls-match-cn does not match gets 403. It reports whether the
 // request goes on; then the ssl-client-* headers are set for upstream.
-func (c *call) clientCert(a *router.ClientAuth) bool {
+func (c *call) clientCert(a *router.ClientAuth, t *router.Table) bool {
 	r := c.in
 	dropClientCertHeaders(r.Header)
 	if a.Invalid != "" {
 		c.fail(http.StatusForbidden, "403 forbidden")
 		return false
 	}
-	if r.TLS != nil && r.TLS.ServerName != "" && !router.HostCovers(c.route.Host, r.TLS.ServerName) {
-		// The handshake was for another name: it asked for no certificate,
-		// or one judged for another host. The client retries on a
+	if r.TLS != nil && r.TLS.ServerName != "" && !c.sameServer(a, t, r.TLS.ServerName) {
+		// The handshake was for another host: it asked for no certificate,
+		// or one judged for other settings. The client retries on a
 		// connection of its own (nginx answers 421 too).
 		c.fail(http.StatusMisdirectedRequest, "421 misdirected request")
 		return false
@@ -48,14 +51,13 @@ func (c *call) clientCert(a *router.ClientAuth) bool {
 	}
 	verify := "NONE"
 	if len(chain) > 0 {
-		if err := c.p.clientCerts.verify(a, chain); err != nil {
-			verify = "FAILED:" + err.Error()
-			if a.Mode != router.ClientCertOptionalNoCA {
-				c.clientCertFailed(a, "400 the SSL certificate error")
-				return false
-			}
-		} else {
+		if err := c.p.clientCerts.verify(a, chain); err == nil {
 			verify = "SUCCESS"
+		} else if a.Mode == router.ClientCertOptionalNoCA && errors.Is(err, router.ErrClientCertUntrusted) {
+			verify = "FAILED:" + err.Error() // nginx: only an unknown issuer is let through
+		} else {
+			c.clientCertFailed(a, "400 the SSL certificate error")
+			return false
 		}
 	} else if a.Mode == router.ClientCertRequired {
 		c.clientCertFailed(a, "400 no required SSL certificate was sent")
@@ -63,27 +65,73 @@ func (c *call) clientCert(a *router.ClientAuth) bool {
 	}
 	var dn string
 	if len(chain) > 0 {
-		dn = chain[0].Subject.String()
+		dn = router.FormatDN(chain[0].RawSubject)
 	}
 	if a.MatchCN != nil && !a.MatchCN.MatchString(dn) {
 		c.fail(http.StatusForbidden, "client certificate unauthorized")
 		return false
 	}
-	h := r.Header
-	h[hdrClientVerify] = []string{verify}
+	c.clientHdr = clientCertHeaders{verify: verify}
 	if len(chain) > 0 {
-		h[hdrClientDN] = []string{dn}
-		h[hdrClientIssuer] = []string{chain[0].Issuer.String()}
+		c.clientHdr.dn, c.clientHdr.issuer = dn, router.FormatDN(chain[0].RawIssuer)
 		if a.PassCert {
-			h[hdrClientCert] = []string{router.EscapeCert(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: chain[0].Raw}))}
+			c.clientHdr.cert = router.EscapeCert(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: chain[0].Raw}))
 		}
 	}
 	return true
 }
 
+// sameServer reports whether the TLS server name sni selects the same
+// client-certificate settings as the request's host: the route's host
+// covers it, or it is another name of the same server (server-alias).
+func (c *call) sameServer(a *router.ClientAuth, t *router.Table, sni string) bool {
+	if router.HostCovers(c.route.Host, sni) {
+		return true
+	}
+	m := t.Match(sni, "/")
+	return m != nil && m.Options.ClientAuth == a
+}
+
+// clientCertHeaders are the ssl-client-* values for upstream; verify is
+// "" on a request of a host without client-certificate settings.
+type clientCertHeaders struct {
+	verify, dn, issuer, cert string
+}
+
+// set puts the values on the outgoing request.
+func (h *clientCertHeaders) set(out http.Header) {
+	if h.verify == "" {
+		return
+	}
+	out[hdrClientVerify] = []string{h.verify}
+	if h.dn != "" {
+		out[hdrClientDN] = []string{h.dn}
+	}
+	if h.issuer != "" {
+		out[hdrClientIssuer] = []string{h.issuer}
+	}
+	if h.cert != "" {
+		out[hdrClientCert] = []string{h.cert}
+	}
+}
+
+// dropClientCertHeaders removes what a client sent under the
+// ssl-client-* names, also spelt with underscores (which CGI-style
+// servers read as the same variable; nginx drops such headers).
 func dropClientCertHeaders(h http.Header) {
 	for _, k := range []string{hdrClientVerify, hdrClientDN, hdrClientIssuer, hdrClientCert} {
 		delete(h, k)
+	}
+	for k := range h {
+		if len(k) < 4 || strings.IndexByte(k, '_') < 0 || !strings.EqualFold(k[:3], "ssl") {
+			continue
+		}
+		n := strings.ReplaceAll(k, "_", "-")
+		for _, want := range []string{hdrClientVerify, hdrClientDN, hdrClientIssuer, hdrClientCert} {
+			if strings.EqualFold(n, want) {
+				delete(h, k)
+			}
+		}
 	}
 }
 
@@ -99,44 +147,43 @@ func (c *call) clientCertFailed(a *router.ClientAuth, msg string) {
 	c.w.WriteHeader(http.StatusFound)
 }
 
-// clientCertCache remembers verdicts on client certificates, so that a
-// connection's requests verify its chain once. A connection's
-// certificates are the same objects for all its requests, so the leaf
-// pointer (with the settings) is the key; a verdict holds until the
-// chain (or the CRL) expires. The cache is bounded: when full it starts
-// over.
+// clientCertCache remembers which client certificates were found
+// trusted, so that a client's requests verify its chain once. Only
+// trusted verdicts are kept (a stranger cannot fill the cache), keyed by
+// the certificate's hash and the settings, without the certificate
+// itself; a verdict holds until the chain (or a CRL) expires. A new
+// table makes new settings, so its verdicts start afresh. When full, the
+// cache starts over.
 type clientCertCache struct {
 	mu sync.Mutex
-	m  map[clientCertKey]clientCertVerdict
+	m  map[clientCertKey]time.Time // until
 }
 
 type clientCertKey struct {
-	leaf *x509.Certificate
+	leaf [sha256.Size]byte
 	a    *router.ClientAuth
-}
-
-type clientCertVerdict struct {
-	err   error
-	until time.Time // for a trusted chain
 }
 
 const clientCertCacheSize = 4096
 
 func (cc *clientCertCache) verify(a *router.ClientAuth, chain []*x509.Certificate) error {
 	now := time.Now()
-	k := clientCertKey{chain[0], a}
+	k := clientCertKey{sha256.Sum256(chain[0].Raw), a}
 	cc.mu.Lock()
-	v, ok := cc.m[k]
+	until, ok := cc.m[k]
 	cc.mu.Unlock()
-	if ok && (v.err != nil || now.Before(v.until)) {
-		return v.err
+	if ok && now.Before(until) {
+		return nil
 	}
 	until, err := a.Verify(chain, now)
+	if err != nil {
+		return err
+	}
 	cc.mu.Lock()
 	if cc.m == nil || len(cc.m) >= clientCertCacheSize {
-		cc.m = make(map[clientCertKey]clientCertVerdict)
+		cc.m = make(map[clientCertKey]time.Time)
 	}
-	cc.m[k] = clientCertVerdict{err: err, until: until}
+	cc.m[k] = until
 	cc.mu.Unlock()
-	return err
+	return nil
 }

@@ -251,7 +251,7 @@ func (c *call) serve() {
 	// Client certificates are judged first, as nginx does on reading the
 	// request; plain HTTP is redirected to HTTPS first.
 	toHTTPS := p.cfg.Scheme == "http" && o.SSLRedirect && !p.cfg.Forwarded.forwardedHTTPS(r)
-	if a := o.ClientAuth; a != nil && !toHTTPS && !c.clientCert(a) {
+	if a := o.ClientAuth; a != nil && !toHTTPS && !c.clientCert(a, t) {
 		return
 	} else if a == nil && t.HasClientAuth() {
 		dropClientCertHeaders(r.Header) // proxy/clientcert.go
@@ -467,6 +467,7 @@ func (c *call) rewrite(pr *httputil.ProxyRequest) {
 		out.Body = b
 	}
 	c.p.cfg.Forwarded.set(pr, c.p.cfg.Scheme)
+	c.clientHdr.set(out.Header) // proxy/clientcert.go
 	if f != nil {
 		if f.Rewrite != nil && f.Rewrite.Captures != nil {
 			c.captureRewrite(out, f.Rewrite.Captures)

@@ -24,9 +24,9 @@ type ClientAuth struct {
 	// Depth is the longest chain accepted, counted as OpenSSL does: 1
 	// means the client certificate is issued by a CA of Roots directly.
 	Depth int
-	// CRLs, when not empty, must include one from the client
-	// certificate's issuer that does not list it (nginx ssl_crl, which
-	// checks the client certificate, not its CAs).
+	// CRLs, when not empty, must include a current one from the issuer
+	// of each certificate of the chain below the trust anchor that does
+	// not list it (nginx ssl_crl: OpenSSL's CRL_CHECK_ALL).
 	CRLs []*x509.RevocationList `json:"-"`
 	// MatchCN, when set, must match the certificate's subject DN
 	// (RFC 2253 form, "CN=name,O=org"); a request it does not match is
@@ -135,33 +135,40 @@ func (a *ClientAuth) Verify(chain []*x509.Certificate, now time.Time) (until tim
 		}
 	}
 	if len(a.CRLs) > 0 {
-		crl := a.crlFor(leaf)
-		switch {
-		case crl == nil:
-			return time.Time{}, ErrClientCertNoCRL
-		case !crl.NextUpdate.IsZero() && now.After(crl.NextUpdate):
-			return time.Time{}, ErrClientCertCRLOld
-		}
-		for _, e := range crl.RevokedCertificateEntries {
-			if e.SerialNumber != nil && e.SerialNumber.Cmp(leaf.SerialNumber) == 0 {
-				return time.Time{}, ErrClientCertRevoked
+		// nginx ssl_crl checks every certificate of the chain below its
+		// trust anchor (OpenSSL CRL_CHECK_ALL): each needs a current CRL of
+		// its issuer that does not list it.
+		for i := 0; i+1 < len(best); i++ {
+			crl := a.crlFor(best[i], best[i+1])
+			switch {
+			case crl == nil:
+				return time.Time{}, ErrClientCertNoCRL
+			case !crl.NextUpdate.IsZero() && now.After(crl.NextUpdate):
+				return time.Time{}, ErrClientCertCRLOld
 			}
-		}
-		if !crl.NextUpdate.IsZero() && crl.NextUpdate.Before(until) {
-			until = crl.NextUpdate
+			for _, e := range crl.RevokedCertificateEntries {
+				if e.SerialNumber != nil && e.SerialNumber.Cmp(best[i].SerialNumber) == 0 {
+					return time.Time{}, ErrClientCertRevoked
+				}
+			}
+			if !crl.NextUpdate.IsZero() && crl.NextUpdate.Before(until) {
+				until = crl.NextUpdate
+			}
 		}
 	}
 	return until, nil
 }
 
-// crlFor is the revocation list of leaf's issuer.
-func (a *ClientAuth) crlFor(leaf *x509.Certificate) *x509.RevocationList {
+// crlFor is the newest revocation list issuer signed for cert.
+func (a *ClientAuth) crlFor(cert, issuer *x509.Certificate) *x509.RevocationList {
+	var newest *x509.RevocationList
 	for _, l := range a.CRLs {
-		if bytes.Equal(l.RawIssuer, leaf.RawIssuer) {
-			return l
+		if bytes.Equal(l.RawIssuer, cert.RawIssuer) && (newest == nil || l.ThisUpdate.After(newest.ThisUpdate)) &&
+			l.CheckSignatureFrom(issuer) == nil {
+			newest = l
 		}
 	}
-	return nil
+	return newest
 }
 
 // EscapeCert is a PEM certificate as nginx's $ssl_client_escaped_cert

@@ -2,6 +2,8 @@ package router
 
 import (
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/pem"
 	"errors"
 	"testing"
@@ -38,6 +40,8 @@ func TestClientAuthVerify(t *testing.T) {
 		return l
 	}
 	day := time.Now().Add(24 * time.Hour)
+	forged := crl(other, day)
+	forged.RawIssuer = root.Cert.RawSubject // claims the root as issuer; the signature is the stranger's
 	for _, tt := range []struct {
 		name  string
 		a     ClientAuth
@@ -57,6 +61,10 @@ func TestClientAuthVerify(t *testing.T) {
 		{"no CRL of its issuer", ClientAuth{Roots: pool(root, other), Depth: 1, CRLs: []*x509.RevocationList{crl(root, day)}}, chain(stranger), ErrClientCertNoCRL},
 		{"CRL expired", ClientAuth{Roots: pool(root), Depth: 1, CRLs: []*x509.RevocationList{crl(root, time.Now().Add(-time.Minute))}}, chain(good), ErrClientCertCRLOld},
 		{"empty chain", ClientAuth{Roots: pool(root), Depth: 1}, nil, ErrClientCertUntrusted},
+		{"CRLs of root and intermediate", ClientAuth{Roots: pool(root), Depth: 2, CRLs: []*x509.RevocationList{crl(root, day), crl(inter, day)}}, chain(viaInter), nil},
+		{"intermediate revoked by the root", ClientAuth{Roots: pool(root), Depth: 2, CRLs: []*x509.RevocationList{crl(root, day, inter.Cert), crl(inter, day)}}, chain(viaInter), ErrClientCertRevoked},
+		{"no CRL of the intermediate", ClientAuth{Roots: pool(root), Depth: 2, CRLs: []*x509.RevocationList{crl(root, day)}}, chain(viaInter), ErrClientCertNoCRL},
+		{"CRL signed by a stranger", ClientAuth{Roots: pool(root), Depth: 1, CRLs: []*x509.RevocationList{forged}}, chain(good), ErrClientCertNoCRL},
 	} {
 		until, err := tt.a.Verify(tt.chain, time.Now())
 		if !errors.Is(err, tt.want) {
@@ -117,4 +125,80 @@ func pemDecode(p []byte) ([]byte, bool) {
 		return nil, false
 	}
 	return b.Bytes, true
+}
+
+// TestClientAuthDefaultBackend: a request of a host with client
+// certificate settings that no path of the host matches goes to the
+// default backend with the host's settings (nginx checks them for the
+// whole server); other hosts' requests get the plain default.
+func TestClientAuthDefaultBackend(t *testing.T) {
+	t.Parallel()
+	a := &ClientAuth{Invalid: "x"}
+	b := &Backend{ID: "ns/b:80"}
+	def := &Route{Path: "/", Type: Prefix, Backend: &Backend{ID: "ns/default:80"}}
+	table, _ := New([]Route{
+		{Host: "mtls.test", Path: "/admin", Type: Prefix, Backend: b, Options: &Options{ClientAuth: a}},
+		{Host: "*.wild.test", Path: "/admin", Type: Prefix, Backend: b, Options: &Options{ClientAuth: a}},
+		{Host: "open.test", Path: "/admin", Type: Prefix, Backend: b},
+	}, def)
+	for _, tt := range []struct {
+		host, path string
+		auth       bool
+		routeHost  string
+	}{
+		{"mtls.test", "/other", true, "mtls.test"},
+		{"MTLS.test:443", "/", true, "mtls.test"},
+		{"x.wild.test", "/other", true, "*.wild.test"},
+		{"open.test", "/other", false, ""},
+		{"nohost.test", "/", false, ""},
+	} {
+		r := table.Match(tt.host, tt.path)
+		if r == nil || r.Backend != def.Backend || (r.Options.ClientAuth == a) != tt.auth || r.Host != tt.routeHost {
+			t.Errorf("%s%s: %+v", tt.host, tt.path, r)
+		}
+	}
+	if e := table.Explain("mtls.test", "/other"); !e.Default {
+		t.Errorf("explain: the host's copy of the default is not named the default")
+	}
+}
+
+// TestFormatDN: names as nginx's $ssl_client_s_dn prints them (OpenSSL
+// RFC 2253 form), not as Go's pkix.Name.String.
+func TestFormatDN(t *testing.T) {
+	t.Parallel()
+	atv := func(oid asn1.ObjectIdentifier, v any) pkix.AttributeTypeAndValue {
+		return pkix.AttributeTypeAndValue{Type: oid, Value: v}
+	}
+	var (
+		dc    = asn1.ObjectIdentifier{0, 9, 2342, 19200300, 100, 1, 25}
+		email = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 1}
+		ou    = asn1.ObjectIdentifier{2, 5, 4, 11}
+		cn    = asn1.ObjectIdentifier{2, 5, 4, 3}
+		o     = asn1.ObjectIdentifier{2, 5, 4, 10}
+		odd   = asn1.ObjectIdentifier{1, 2, 3, 4}
+	)
+	for _, tt := range []struct {
+		seq  pkix.RDNSequence
+		want string
+	}{
+		{pkix.RDNSequence{{atv(dc, "com")}, {atv(dc, "corp")}, {atv(ou, "a")}, {atv(ou, "b")}, {atv(cn, "john")}, {atv(email, "j@x.com")}},
+			"emailAddress=j@x.com,CN=john,OU=b,OU=a,DC=corp,DC=com"},
+		// A multi-valued RDN prints in its DER (SET OF) order; "#" is escaped
+		// only first.
+		{pkix.RDNSequence{{atv(o, "Acme, Inc."), atv(ou, "R+D")}, {atv(cn, " #lead ")}}, `CN=\ #lead\ ,OU=R\+D+O=Acme\, Inc.`},
+		{pkix.RDNSequence{{atv(cn, "#1")}}, `CN=\#1`},
+		{pkix.RDNSequence{{atv(cn, "Jörg")}}, `CN=J\C3\B6rg`},
+		{pkix.RDNSequence{{atv(odd, "x")}}, "1.2.3.4=#130178"},
+	} {
+		der, err := asn1.Marshal(tt.seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := FormatDN(der); got != tt.want {
+			t.Errorf("FormatDN = %q, want %q", got, tt.want)
+		}
+	}
+	if FormatDN([]byte("junk")) != "" {
+		t.Error("junk formatted")
+	}
 }

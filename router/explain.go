@@ -77,7 +77,7 @@ func (t *Table) Explain(host, path string) Explanation {
 		e.HostLevel = HostNone
 	}
 	e.Route = route
-	e.Default = route != nil && route == t.def
+	e.Default = route != nil && (route == t.def || ps != nil && route == ps.def)
 	shown := e.Host
 	if shown == "" {
 		shown = `""`

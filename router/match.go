@@ -83,7 +83,7 @@ func lowerInto(buf *[maxHost]byte, host string) []byte {
 func match[H string | []byte](t *Table, req *http.Request, host H, path string) *Route {
 	if ps := t.exact[string(host)]; ps != nil {
 		if !t.hostFallthrough {
-			return ps.match(req, path, t.def)
+			return ps.match(req, path, ps.orDefault(t.def))
 		}
 		if r := ps.match(req, path, nil); r != nil {
 			return r
@@ -96,7 +96,7 @@ func match[H string | []byte](t *Table, req *http.Request, host H, path string) 
 		if i > 0 {
 			if ps := t.wildcard[string(host[i+1:])]; ps != nil {
 				if !t.hostFallthrough {
-					return ps.match(req, path, t.def)
+					return ps.match(req, path, ps.orDefault(t.def))
 				}
 				if r := ps.match(req, path, nil); r != nil {
 					return r
@@ -112,7 +112,7 @@ func match[H string | []byte](t *Table, req *http.Request, host H, path string) 
 
 func (t *Table) matchAny(req *http.Request, path string) *Route {
 	if t.anyHost != nil {
-		return t.anyHost.match(req, path, t.def)
+		return t.anyHost.match(req, path, t.anyHost.orDefault(t.def))
 	}
 	return t.def
 }

@@ -44,6 +44,31 @@ type pathSet struct {
 	// Bounds that let Match skip lookups that cannot hit.
 	exactMaxLen int // longest Exact path
 	prefixDepth int // most segments in a Prefix key ("" 0, "/a" 1, "/a/b" 2)
+	// def, when set, answers for the table's default backend on this
+	// host: a copy with the host's client-certificate settings, which
+	// hold for every request of the host (nginx checks them per server).
+	def        *Route
+	clientAuth *ClientAuth // of the host's first route that has any
+}
+
+// orDefault is the host's default route: its own copy, else the table's.
+func (ps *pathSet) orDefault(def *Route) *Route {
+	if ps.def != nil {
+		return ps.def
+	}
+	return def
+}
+
+// hostDefault gives ps its copy of the default route when its host has
+// client-certificate settings.
+func (ps *pathSet) hostDefault(def *Route, host string) {
+	if def == nil || ps.clientAuth == nil {
+		return
+	}
+	cp, o := *def, *def.Options
+	o.ClientAuth = ps.clientAuth
+	cp.Options, cp.Host = &o, host
+	ps.def = &cp
 }
 
 // Conflict is a rule that lost to an earlier one with the same host, path,
@@ -125,7 +150,21 @@ func New(routes []Route, def *Route, opts ...Option) (*Table, []Conflict) {
 			ps.exactMaxLen = max(ps.exactMaxLen, len(key))
 		}
 		t.routes = append(t.routes, r)
-		t.clientAuth = t.clientAuth || r.Options != nil && r.Options.ClientAuth != nil
+		if a := r.Options.ClientAuth; a != nil {
+			t.clientAuth = true
+			if ps.clientAuth == nil {
+				ps.clientAuth = a
+			}
+		}
+	}
+	for h, ps := range t.exact {
+		ps.hostDefault(t.def, h)
+	}
+	for h, ps := range t.wildcard {
+		ps.hostDefault(t.def, "*."+h)
+	}
+	if t.anyHost != nil {
+		t.anyHost.hostDefault(t.def, "")
 	}
 	return t, conflicts
 }

@@ -205,7 +205,7 @@ func TestClientCertHosts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.SetClientCertHosts([]string{"MTLS.test", "*.wild.test"})
+	s.SetClientCertHosts(map[string]*x509.CertPool{"MTLS.test": nil, "*.wild.test": nil})
 	addr := serve(t, s.TLSConfig())
 	for _, tt := range []struct {
 		sni  string

@@ -76,7 +76,9 @@ func TestNginxAuthTLS(t *testing.T) {
 	get := func(host string, cert *testpki.Leaf) (answer, error) {
 		cfg := &tls.Config{ServerName: host, RootCAs: certPool(serverCA)}
 		if cert != nil {
-			cfg.Certificates = []tls.Certificate{cert.TLSCert}
+			// Sent whatever CAs the server names, as a misconfigured client
+			// would (a Go client keeps back one the names do not cover).
+			cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert.TLSCert, nil }
 		}
 		c := p.TLSClient(cfg)
 		defer c.CloseIdleConnections()
@@ -205,6 +207,18 @@ func TestNginxAuthTLS(t *testing.T) {
 	expect(t, h, client, 403, "")
 	harness.Eventually(t, 10*time.Second, warningEventMatching(ns, "missing-authtls-test", "InvalidAnnotation", "no-such-secret.*not found"))
 	expect(t, "authtls.foo.com", client, 200, "")
+
+	// Portico: a path of the host that no rule matches goes to the default
+	// backend (spec.defaultBackend) with the host's check, as nginx checks
+	// per server.
+	h = "defaultbackend.authtls.test"
+	ing := harness.IngressObject(ns, "defaultbackend", "portico", h, harness.Path("/admin", networkingv1.PathTypePrefix, "echo", 80))
+	ing.Spec.DefaultBackend = &networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: "echo", Port: networkingv1.ServiceBackendPort{Number: 80}}}
+	ing.Spec.TLS = []networkingv1.IngressTLS{{Hosts: []string{h}, SecretName: secret(h)}}
+	ing.Annotations = map[string]string{ngx + "auth-tls-secret": ns + "/" + h}
+	harness.CreateIngress(t, cp, ing)
+	expect(t, h, client, 200, "")
+	expect(t, h, nil, 400, "")
 }
 
 func certPool(cas ...*testpki.CA) *x509.CertPool {
