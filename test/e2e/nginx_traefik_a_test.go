@@ -29,9 +29,9 @@ type traefikCase struct {
 	echoed      []string // name, value, ... the backend must see
 }
 
-// ask sends GET path with Host host and headers hdr (name, value, ...) and
+// traefikAsk sends GET path with Host host and headers hdr (name, value, ...) and
 // returns the status and, when a backend answered, what it saw.
-func ask(c *http.Client, base, host, path string, hdr ...string) (int, *harness.Echo, error) {
+func traefikAsk(c *http.Client, base, host, path string, hdr ...string) (int, *harness.Echo, error) {
 	req, err := http.NewRequest(http.MethodGet, base+path, nil)
 	if err != nil {
 		return 0, nil, err
@@ -62,7 +62,7 @@ func ask(c *http.Client, base, host, path string, hdr ...string) (int, *harness.
 // check sends tc's request once and says how the answer differs from
 // ingress-nginx's (nil when it does not).
 func (tc traefikCase) check(c *http.Client, base string) error {
-	st, e, err := ask(c, base, tc.host, tc.path, tc.header...)
+	st, e, err := traefikAsk(c, base, tc.host, tc.path, tc.header...)
 	if err != nil {
 		return err
 	}
@@ -141,7 +141,7 @@ func TestNginxTraefikWhitelist(t *testing.T) {
 	// TEST-NET-1 (behind a trusted proxy) gets through both.
 	proxy := fromAddr("127.0.0.2")
 	for _, host := range []string{deny, precedence} {
-		if st, _, err := ask(proxy, base, host, "/", "X-Forwarded-For", "192.0.2.7"); err != nil || st != 200 {
+		if st, _, err := traefikAsk(proxy, base, host, "/", "X-Forwarded-For", "192.0.2.7"); err != nil || st != 200 {
 			t.Errorf("Host %s from 192.0.2.7 via a trusted proxy: %d %v, want 200", host, st, err)
 		}
 	}
@@ -195,7 +195,7 @@ func TestNginxTraefikRateLimit(t *testing.T) {
 		got := map[int]int{}
 		start := time.Now()
 		for i := 0; i < tc.n && time.Since(start) < 20*time.Second; i++ {
-			st, _, err := ask(c, base, tc.host, "/")
+			st, _, err := traefikAsk(c, base, tc.host, "/")
 			if err != nil {
 				t.Fatalf("%s: request %d: %v", tc.name, i, err)
 			}
@@ -237,7 +237,7 @@ func TestNginxTraefikUpstreamHashBy(t *testing.T) {
 	// five requests to /consistent-test, each 200, all from one backend.
 	var backends []string
 	for i := range 5 {
-		st, e, err := ask(c, base, hashBy, "/consistent-test")
+		st, e, err := traefikAsk(c, base, hashBy, "/consistent-test")
 		if err != nil || st != 200 || e == nil {
 			t.Fatalf("TestUpstreamHashByConsistentRouting request %d: %d %v", i, st, err)
 		}
