@@ -29,8 +29,8 @@ type traefikCase struct {
 	echoed      []string // name, value, ... the backend must see
 }
 
-// traefikAsk sends GET path with Host host and headers hdr (name, value, ...) and
-// returns the status and, when a backend answered, what it saw.
+// traefikAsk sends GET path with Host host and headers hdr (name, value,
+// ...) and returns the status and, when a backend answered, what it saw.
 func traefikAsk(c *http.Client, base, host, path string, hdr ...string) (int, *harness.Echo, error) {
 	req, err := http.NewRequest(http.MethodGet, base+path, nil)
 	if err != nil {
