@@ -57,7 +57,7 @@ func (c *call) stickyPick(a *router.Affinity) *endpoint {
 // ingress-nginx sticky.lua set_cookie.
 func (c *call) setAffinity(a *router.Affinity, e *endpoint) {
 	ck := http.Cookie{Name: a.Cookie, Value: router.AffinityKey(c.backend.ID, e.addr) + "|" + router.AffinityBackendKey(c.backend.ID),
-		Path: a.Path, Domain: a.Domain, MaxAge: a.MaxAge, HttpOnly: true, SameSite: a.SameSite,
+		Path: a.Path, MaxAge: a.MaxAge, HttpOnly: true, SameSite: a.SameSite,
 		Secure: c.p.cfg.Scheme == "https"}
 	if ck.Path == "" {
 		ck.Path = c.route.Path
@@ -73,5 +73,11 @@ func (c *call) setAffinity(a *router.Affinity, e *endpoint) {
 	}
 	h := c.w.Header()
 	h["Set-Cookie"] = slices.DeleteFunc(h["Set-Cookie"], func(v string) bool { return strings.HasPrefix(v, a.Cookie+"=") })
-	h.Add("Set-Cookie", ck.String())
+	v := ck.String()
+	if a.Domain != "" {
+		// As given (the compiler checked it), a leading dot kept, as
+		// lua-resty-cookie writes it; Cookie.String would drop the dot.
+		v += "; Domain=" + a.Domain
+	}
+	h.Add("Set-Cookie", v)
 }

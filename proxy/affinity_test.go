@@ -35,3 +35,22 @@ func TestAffinityChangeOnFailure(t *testing.T) {
 		}
 	}
 }
+
+// TestAffinityCookieDomain: session-cookie-domain is written as given, a
+// leading dot kept, as ingress-nginx's sticky.lua (lua-resty-cookie) writes
+// it; net/http's Cookie.String would drop the dot.
+func TestAffinityCookieDomain(t *testing.T) {
+	t.Parallel()
+	_, addr := backend(t, "a", nil)
+	for _, domain := range []string{".example.com", "foo.bar"} {
+		f := newFixture(t, &router.Options{Affinity: &router.Affinity{Cookie: "S", Domain: domain}}, Config{}, addr)
+		resp, _ := f.do(t, "GET", "/", nil)
+		sc := resp.Header.Get("Set-Cookie")
+		if resp.StatusCode != 200 || !strings.Contains(sc, "; Domain="+domain+";") && !strings.HasSuffix(sc, "; Domain="+domain) {
+			t.Errorf("domain %q: %d, Set-Cookie %q, want Domain=%s", domain, resp.StatusCode, sc, domain)
+		}
+		if strings.Count(sc, "Domain=") != 1 || !strings.HasPrefix(sc, "S=") || !strings.Contains(sc, "Path=/") || !strings.Contains(sc, "HttpOnly") {
+			t.Errorf("domain %q: Set-Cookie %q, want one Domain, the name, Path and HttpOnly", domain, sc)
+		}
+	}
+}

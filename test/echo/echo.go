@@ -36,7 +36,9 @@ type Echo struct {
 //	/__sleep?d=3s     waits d (or until the client goes away), then answers
 //
 // and, on any path, each query parameter set-header=Name:Value adds that
-// header to the answer (for tests of what the proxy does to responses).
+// header to the answer (for tests of what the proxy does to responses), and
+// wait=3s waits as /__sleep does (traefik/whoami's knob, for suites written
+// against it).
 type Handler struct {
 	Name string
 }
@@ -45,16 +47,20 @@ var _ http.Handler = Handler{}
 
 func (h Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	status := http.StatusOK
-	switch {
-	case strings.HasPrefix(r.URL.Path, "/__status/"):
+	if strings.HasPrefix(r.URL.Path, "/__status/") {
 		code, err := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/__status/"))
 		if err != nil || code < 100 || code > 999 {
 			http.Error(w, "bad status code", http.StatusBadRequest)
 			return
 		}
 		status = code
-	case r.URL.Path == "/__sleep":
-		d, err := time.ParseDuration(r.URL.Query().Get("d"))
+	}
+	wait, ok := r.URL.Query().Get("wait"), r.URL.Query().Has("wait")
+	if r.URL.Path == "/__sleep" {
+		wait, ok = r.URL.Query().Get("d"), true
+	}
+	if ok {
+		d, err := time.ParseDuration(wait)
 		if err != nil {
 			http.Error(w, "bad duration: "+err.Error(), http.StatusBadRequest)
 			return
