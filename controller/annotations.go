@@ -77,6 +77,8 @@ type ingressOptions struct {
 	errorPages *errorPageOptions
 	// serviceUpstream: proxy to the Service's cluster IP (serviceupstream.go).
 	serviceUpstream bool
+	// sslPassthrough: TLS of the hosts is spliced unterminated (passthrough.go).
+	sslPassthrough bool
 }
 
 // annotations is an Ingress's annotations by name, the prefix resolved:
@@ -121,7 +123,7 @@ type badFunc func(name, why string)
 var annotationGroups = slices.Concat(coreAnnotations, redirectAnnotations, corsAnnotations, rewriteAnnotations,
 	canaryAnnotations, affinityAnnotations, hashByAnnotations, accessAnnotations, authAnnotations, basicAuthAnnotations,
 	responseRewriteAnnotations, accessLogAnnotations, proxySSLAnnotations, snippetAnnotations, customHeadersAnnotations, satisfyAnnotations,
-	globalAuthAnnotations, aliasAnnotations, mirrorAnnotations, errorPageAnnotations, serviceUpstreamAnnotations, nextUpstreamAnnotations, authTLSAnnotations)
+	globalAuthAnnotations, aliasAnnotations, mirrorAnnotations, errorPageAnnotations, serviceUpstreamAnnotations, nextUpstreamAnnotations, authTLSAnnotations, sslPassthroughAnnotations)
 
 // annotationIndex finds a name's group.
 var annotationIndex = func() map[string]*annotationGroup {

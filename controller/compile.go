@@ -46,6 +46,9 @@ type CompileConfig struct {
 	// server-snippet annotations: ingress-nginx's allow-snippet-annotations
 	// "false". The zero value allows them (controller/snippet.go).
 	SnippetsDisabled bool
+	// SSLPassthrough is --enable-ssl-passthrough: the ssl-passthrough
+	// annotation is honoured (passthrough.go).
+	SSLPassthrough bool
 	// AllowedResponseHeaders, when not nil, are the only header names a
 	// custom-headers ConfigMap may set (ingress-nginx's
 	// global-allowed-response-headers); nil allows any (customheaders.go).
@@ -109,7 +112,7 @@ func Compile(s *Snapshot, cfg CompileConfig) Result {
 	c := compiler{snap: s, backends: make(map[backendKey]*router.Backend, len(s.Services)), certs: cfg.certs, hsts: cfg.HSTS,
 		badSecrets: make(map[types.NamespacedName]bool), acme: make(map[string]bool),
 		noSnippets:     cfg.SnippetsDisabled || (s.Nginx != nil && !s.Nginx.AllowSnippetAnnotations),
-		allowedHeaders: cfg.AllowedResponseHeaders, defaultRef: cfg.DefaultBackend}
+		allowedHeaders: cfg.AllowedResponseHeaders, defaultRef: cfg.DefaultBackend, passthroughOn: cfg.SSLPassthrough}
 	if c.certs == nil {
 		c.certs = newCertCache(nil)
 	}
@@ -174,7 +177,7 @@ func Compile(s *Snapshot, cfg CompileConfig) Result {
 		}
 	}
 
-	table, conflicts := router.New(routes, def)
+	table, conflicts := router.New(routes, def, router.WithPassthrough(c.passthrough))
 	for _, cf := range conflicts {
 		c.problem(bySource[cf.Loser.Source], "RuleConflict", fmt.Sprintf(
 			"host %q path %q (%s) is ignored: the older Ingress %s already routes it",
@@ -253,6 +256,12 @@ type compiler struct {
 	// authTLS are the client-certificate settings of hosts, from the
 	// oldest Ingress that sets them (authtls.go).
 	authTLS map[string]*router.ClientAuth
+	// passthrough are the ssl-passthrough hosts and their backends, with
+	// the Ingress that set each (passthrough.go); passthroughOn is
+	// CompileConfig.SSLPassthrough.
+	passthrough    map[string]*router.Backend
+	passthroughSrc map[string]string
+	passthroughOn  bool
 	// authTLSHostless: the refusal of an Ingress's hostless rules that
 	// ask for client certificates, by source.
 	authTLSHostless map[string]*router.ClientAuth
@@ -321,6 +330,9 @@ func (c *compiler) ingress(routes []router.Route, ing *networkingv1.Ingress, src
 	filters := opts.routeFilters()
 	if opts.authTLS != nil {
 		c.noteAuthTLS(ing, c.clientAuth(ing, opts.authTLS)) // authtls.go
+	}
+	if opts.sslPassthrough {
+		c.notePassthrough(ing) // passthrough.go
 	}
 	var btls *router.BackendTLS // proxy-ssl-*
 	if opts.proxySSL != nil {

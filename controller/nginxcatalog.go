@@ -137,7 +137,7 @@ var nginxAnnotations = map[string]string{
 	"session-cookie-samesite":                  "",
 	"session-cookie-secure":                    "",
 	"ssl-ciphers":                              "Portico's TLS settings are Go's (TLS 1.2 minimum, modern suites); they are not set per Ingress",
-	"ssl-passthrough":                          "TLS passthrough is not built yet (it comes with TLSRoute); the host's TLS is terminated by Portico",
+	"ssl-passthrough":                          "",
 	"ssl-prefer-server-ciphers":                "Portico's TLS settings are Go's (TLS 1.2 minimum, modern suites); they are not set per Ingress",
 	"ssl-redirect":                             "",
 	"stream-snippet":                           "snippets are nginx configuration text; Portico never templates user text into configuration",
@@ -200,6 +200,7 @@ func nginxUnsupported(name string) string {
 // differs from ingress-nginx's where it does (docs/annotations.md has the
 // detail). The migration guide and `portico nginx-check` show it.
 var nginxDiffers = map[string]string{
+	"ssl-passthrough":                  "needs --enable-ssl-passthrough, as in ingress-nginx; spliced connections are not counted in the request metrics but in portico_passthrough_*",
 	"auth-tls-secret":                  "a Secret without ca.crt refuses the host's requests (403; ingress-nginx silently stops checking); plain HTTP requests of the host count as without a certificate (nginx does not check them)",
 	"auth-tls-error-page":              "a path (not a URL) is answered with a 302 to it, not served by nginx's internal redirect",
 	"auth-tls-match-cn":                "RE2 syntax, not PCRE, matched against the subject DN in RFC 2253 form",

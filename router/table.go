@@ -28,6 +28,43 @@ type Table struct {
 	// headers that carry their verdict upstream are Portico's on every
 	// route (HasClientAuth).
 	clientAuth bool
+	// passthrough are the hosts whose TLS connections are spliced to a
+	// backend unterminated (ingress-nginx ssl-passthrough), by name and,
+	// for "*." hosts, by parent.
+	passthrough, passthroughWild map[string]*Backend
+}
+
+// WithPassthrough gives the table the hosts whose TLS connections are
+// passed through to a backend by server name (Passthrough).
+func WithPassthrough(hosts map[string]*Backend) Option {
+	return func(t *Table) {
+		for h, b := range hosts {
+			m := &t.passthrough
+			if p, ok := strings.CutPrefix(h, "*."); ok {
+				m, h = &t.passthroughWild, p
+			}
+			if *m == nil {
+				*m = make(map[string]*Backend)
+			}
+			(*m)[h] = b
+		}
+	}
+}
+
+// Passthrough returns the backend a TLS connection for serverName (lower
+// case) is spliced to: an exact host, else a "*." host one label up; nil
+// when the connection is Portico's to terminate.
+func (t *Table) Passthrough(serverName string) *Backend {
+	if t == nil || t.passthrough == nil && t.passthroughWild == nil {
+		return nil
+	}
+	if b := t.passthrough[serverName]; b != nil {
+		return b
+	}
+	if _, parent, ok := strings.Cut(serverName, "."); ok {
+		return t.passthroughWild[parent]
+	}
+	return nil
 }
 
 // HasClientAuth reports whether some route of t has client-certificate

@@ -26,11 +26,13 @@ type dataplaneFlags struct {
 	accessLog      bool
 	trustedProxies []netip.Prefix
 	trustedRaw     string
+	sslPassthrough bool
 }
 
 func (d *dataplaneFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&d.h2c, "h2c", false, "also accept HTTP/2 without TLS (h2c, prior knowledge) on the HTTP listener, e.g. for gRPC clients")
 	fs.BoolVar(&d.proxyProtocol, "proxy-protocol", false, "require a PROXY protocol v1 or v2 header on every HTTP and HTTPS connection (a TCP load balancer in front); connections without one are closed")
+	fs.BoolVar(&d.sslPassthrough, "enable-ssl-passthrough", false, "honour the ssl-passthrough annotation: TLS connections for its hosts are spliced by server name to the backend, unterminated (every HTTPS connection's ClientHello is read first)")
 	fs.BoolVar(&d.accessLog, "access-log", true, "write one JSON line per request to standard output")
 	fs.StringVar(&d.trustedRaw, "trusted-proxies", "", "comma-separated CIDRs (or IPs) of proxies whose X-Forwarded-* and X-Real-IP headers are kept and appended to; from anyone else they are replaced (default: trust nobody)")
 }

@@ -23,6 +23,7 @@ import (
 
 	"portico.dev/portico/controller"
 	"portico.dev/portico/h1"
+	"portico.dev/portico/passthrough"
 	"portico.dev/portico/proxy"
 	"portico.dev/portico/router"
 	"portico.dev/portico/tlsstore"
@@ -104,6 +105,7 @@ func run(ctx context.Context, c *config) error {
 			DefaultBackend: c.defaultBackend,
 			DefaultCert:    c.defaultCert,
 			HSTS:           c.hsts,
+			SSLPassthrough: c.dp.sslPassthrough,
 		},
 		Live:    live,
 		TLS:     store,
@@ -165,6 +167,17 @@ func run(ctx context.Context, c *config) error {
 		return fmt.Errorf("--metrics-addr: %w", err)
 	}
 	httpLn, httpsLn = dp.listener(httpLn), dp.listener(httpsLn)
+	if c.dp.sslPassthrough && httpsLn != nil {
+		httpsLn = passthrough.NewListener(httpsLn, passthrough.Config{
+			Route: func(sni string) []string {
+				if b := live.Load().Passthrough(sni); b != nil {
+					return b.Endpoints
+				}
+				return nil
+			},
+			Log: log.With("component", "passthrough"), Metrics: passthrough.NewMetrics(reg),
+		})
+	}
 	log.Info("portico starting", "version", version, "http", httpLn.Addr().String(), "https", c.httpsAddr, "metrics", metricsLn.Addr().String(),
 		"ingress_class", c.ingressClass, "controller_name", c.controllerName, "watch_namespace", c.watchNamespace)
 
