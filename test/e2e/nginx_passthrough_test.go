@@ -25,15 +25,15 @@ import (
 // port are terminated by Portico; plain HTTP of the host is routed as
 // usual. Under 5 s of load through passthrough, with Ingress changes (table
 // swaps) in the middle, no request fails and a connection opened before
-// the swaps keeps working after them. ingress-nginx's e2e suite has no
-// HTTP-level ssl-passthrough test (its settings/ssl_passthrough.go checks
-// a flag); traefik's sslpassthrough suite is ported below: a passthrough
-// host answers with the backend's own certificate.
+// the swaps keeps working after them. Ported: traefik's
+// e2e/sslpassthrough_suite_test.go (its nginx side, all four tests);
+// ingress-nginx's e2e suite has no HTTP-level ssl-passthrough test.
 func TestNginxSSLPassthrough(t *testing.T) {
 	harness.EnsureIngressClass(t, cp, "portico", false)
 	ns := harness.Namespace(t, cp)
 	ca := testpki.NewCA("passthrough-backend-ca")
-	backendCert := ca.Issue("pass.passthrough.test", testpki.Options{DNSNames: []string{"pass.passthrough.test"}})
+	// traefik: passthroughBackendCN, a certificate of the backend's own.
+	backendCert := ca.Issue("passthrough-backend-cert", testpki.Options{DNSNames: []string{"pass.passthrough.test", "cert.passthrough.test"}})
 
 	pod, err := harness.NewPod(1)
 	if err != nil {
@@ -45,7 +45,7 @@ func TestNginxSSLPassthrough(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.WriteString(w, "backend tls sni="+r.TLS.ServerName)
+		_, _ = io.WriteString(w, "passthrough-backend-ok\n") // traefik's backend answer
 	}), TLSConfig: &tls.Config{Certificates: []tls.Certificate{backendCert.TLSCert}}}
 	go func() { _ = srv.ServeTLS(l, "", "") }()
 	t.Cleanup(func() { _ = srv.Close() })
@@ -62,10 +62,14 @@ func TestNginxSSLPassthrough(t *testing.T) {
 	harness.CreateIngress(t, cp, harness.IngressObject(ns, "terminated", "portico", "terminated.passthrough.test", harness.Path("/", prefix, "echo", 80)))
 	plain := harness.IngressObject(ns, "plain-http", "portico", "pass.passthrough.test", harness.Path("/plain", prefix, "echo", 80))
 	harness.CreateIngress(t, cp, plain)
+	// traefik: the "ssl-passthrough cert issue" Ingress.
+	withAnn := harness.IngressObject(ns, "pass-cert", "portico", "cert.passthrough.test", harness.Path("/", prefix, "tls-backend", 443))
+	withAnn.Annotations = map[string]string{"nginx.ingress.kubernetes.io/ssl-passthrough": "true",
+		"nginx.ingress.kubernetes.io/force-ssl-redirect": "true", "nginx.ingress.kubernetes.io/backend-protocol": "HTTPS"}
+	harness.CreateIngress(t, cp, withAnn)
 
 	p := harness.StartPortico(t, cp, "--enable-ssl-passthrough")
 	roots := certPool(ca)
-	client := p.TLSClient(&tls.Config{ServerName: "pass.passthrough.test", RootCAs: roots})
 	get := func(c *http.Client, host string) (string, *tls.ConnectionState, error) {
 		req, _ := http.NewRequest(http.MethodGet, "https://"+host+"/", nil)
 		resp, err := c.Do(req)
@@ -79,17 +83,28 @@ func TestNginxSSLPassthrough(t *testing.T) {
 		}
 		return string(b), resp.TLS, err
 	}
-	// traefik sslpassthrough_suite: the backend's certificate and answer.
-	harness.Eventually(t, 10*time.Second, func() error {
-		body, st, err := get(client, "pass.passthrough.test")
-		if err != nil {
-			return err
-		}
-		if cn := st.PeerCertificates[0].Subject.CommonName; cn != "pass.passthrough.test" || body != "backend tls sni=pass.passthrough.test" {
-			return fmt.Errorf("certificate of %q, body %q", cn, body)
-		}
-		return nil
-	})
+	// traefik TestSSLPassthroughCertificateIsFromBackend, ...ReturnsOK,
+	// ...ResponseBody (get checks the status), and
+	// TestSSLPassthroughCertificateWithAnnotations: the backend's
+	// certificate, 200 and its body.
+	for _, host := range []string{"pass.passthrough.test", "cert.passthrough.test"} {
+		c := p.TLSClient(&tls.Config{ServerName: host, RootCAs: roots})
+		harness.Eventually(t, 10*time.Second, func() error {
+			body, st, err := get(c, host)
+			if err != nil {
+				return err
+			}
+			if cn := st.PeerCertificates[0].Subject.CommonName; cn != "passthrough-backend-cert" || !strings.Contains(body, "passthrough-backend-ok") {
+				return fmt.Errorf("%s: certificate of %q, body %q", host, cn, body)
+			}
+			return nil
+		})
+	}
+	// TestSSLPassthroughCertificateWithAnnotations: plain HTTP of that
+	// host is redirected (force-ssl-redirect).
+	if status, _, _, err := harness.Get(p.Client(), "http://cert.passthrough.test/", ""); err != nil || status != http.StatusPermanentRedirect {
+		t.Errorf("plain HTTP of the force-ssl-redirect passthrough host: %d, %v; want 308", status, err)
+	}
 	// Another host of the same port: Portico terminates (its default
 	// certificate; the echo backend answers).
 	other := p.TLSClient(nil)
