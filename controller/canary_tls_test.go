@@ -17,12 +17,11 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 )
 
-// A canary's backend gets the main Ingress's
-// proxy-ssl-* configuration. With proxy-ssl-verify "on" on the main
-// Ingress, traffic routed to the canary (canary-weight, or a client's
-// canary-by-header) is sent over the default HTTPS transport, which is
-// InsecureSkipVerify and presents no client certificate. ingress-nginx
-// serves the canary from the same location, with the same proxy_ssl_*.
+// A canary's backend gets the main Ingress's proxy-ssl-* configuration,
+// as ingress-nginx serves the canary from the same location with the same
+// proxy_ssl_*. (It once did not: traffic routed to the canary went over
+// the default HTTPS transport, unverified and without the client
+// certificate; the test name recalls that bug.)
 func TestCanaryBackendSkipsProxySSLVerify(t *testing.T) {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ca"}, IsCA: true,
