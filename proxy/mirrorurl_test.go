@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -77,5 +78,25 @@ func TestMirrorURL(t *testing.T) {
 	}
 	if v := testutil.ToFloat64(m.mirrors.WithLabelValues("", "no-such-host.invalid:443", mirrorFailed)); v != 1 {
 		t.Errorf("unresolvable target failed = %v, want 1", v)
+	}
+}
+
+// A mirror-request-body "off" mirror needs no copy of the body, so the
+// request streams to the backend unbuffered; any other mirror buffers it.
+func TestMirrorWithoutBodyDoesNotBuffer(t *testing.T) {
+	t.Parallel()
+	req := httptest.NewRequest("POST", "/", strings.NewReader("body"))
+	for _, tt := range []struct {
+		m    router.Mirror
+		want bool
+	}{
+		{router.Mirror{URL: &router.MirrorURL{NoBody: true}}, false},
+		{router.Mirror{URL: &router.MirrorURL{}}, true},
+		{router.Mirror{Backend: testBackend("m")}, true},
+	} {
+		c := &call{route: &router.Route{Filters: &router.Filters{Mirrors: []router.Mirror{tt.m}}}}
+		if got := c.replayable(req); got != tt.want {
+			t.Errorf("mirror %+v: buffered %v, want %v", tt.m, got, tt.want)
+		}
 	}
 }

@@ -17,7 +17,19 @@ func (c *call) replayable(r *http.Request) bool {
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 || len(r.Header["Upgrade"]) > 0 {
 		return false
 	}
-	return c.retry != nil || c.next != nil && !c.next.Off() || len(c.mirrors()) > 0
+	return c.retry != nil || c.next != nil && !c.next.Off() || c.mirrorsNeedBody()
+}
+
+// mirrorsNeedBody reports whether some mirror of the route sends the
+// request body (ingress-nginx mirror-request-body "off" sends none, so
+// it needs no copy).
+func (c *call) mirrorsNeedBody() bool {
+	for i := range c.mirrors() {
+		if m := &c.mirrors()[i]; m.URL == nil || !m.URL.NoBody {
+			return true
+		}
+	}
+	return false
 }
 
 // bufferBody reads a request body of at most Config.BodyBufferBytes into
