@@ -160,6 +160,7 @@ func Compile(s *Snapshot, cfg CompileConfig) Result {
 	}
 	c.authTLSHosts(routes) // authtls.go; aliases are hosts of the same server
 	routes = c.serverAliases(routes)
+	c.passthroughOwners(routes, bySource) // passthrough.go
 
 	var def *router.Route
 	if len(defaults) > 0 {

@@ -70,3 +70,34 @@ func (c *compiler) notePassthrough(ing *networkingv1.Ingress) {
 		c.passthrough[host], c.passthroughSrc[host] = be, src
 	}
 }
+
+// passthroughOwners keeps a passthrough host only when its Ingress owns
+// the host's "/" in the table (the oldest Ingress routing it, as
+// ingress-nginx passes through to the server's root location): a newer
+// Ingress cannot take over the TLS of a host another one serves.
+func (c *compiler) passthroughOwners(routes []router.Route, bySource map[string]*networkingv1.Ingress) {
+	if len(c.passthrough) == 0 {
+		return
+	}
+	owner := map[string]string{}
+	for i := range routes {
+		r := &routes[i]
+		if _, ok := c.passthrough[r.Host]; !ok || r.Path != "/" || r.Type != router.Prefix || !r.Conditions.Empty() {
+			continue
+		}
+		if _, seen := owner[r.Host]; !seen {
+			owner[r.Host] = r.Source
+		}
+	}
+	for host, src := range c.passthroughSrc {
+		if o := owner[host]; o != src {
+			msg := fmt.Sprintf("ssl-passthrough for host %s is ignored: the older Ingress %s routes its \"/\"", host, o)
+			if o == "" {
+				msg = fmt.Sprintf("ssl-passthrough for host %s is ignored: its \"/\" is not a plain prefix route (use-regex?)", host)
+			}
+			c.problem(bySource[src], "RuleConflict", msg)
+			delete(c.passthrough, host)
+			delete(c.passthroughSrc, host)
+		}
+	}
+}

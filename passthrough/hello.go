@@ -5,6 +5,7 @@
 package passthrough
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -114,8 +115,12 @@ func serverNameOf(b []byte) (string, error) {
 }
 
 // validHost accepts the bytes of a DNS name: letters, digits, '-', '_',
-// '.'; anything else cannot be a route's host.
+// '.', no empty label (one trailing dot aside); anything else cannot be
+// a route's host.
 func validHost(b []byte) bool {
+	if b[0] == '.' || bytes.Contains(b, []byte("..")) {
+		return false
+	}
 	for _, c := range b {
 		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_') {
 			return false

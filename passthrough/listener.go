@@ -16,9 +16,10 @@ import (
 
 // Config configures a Listener.
 type Config struct {
-	// Route returns the endpoints ("ip:port") a connection for a server
-	// name is spliced to; none leaves the connection to the TLS server.
-	Route func(serverName string) []string
+	// Route reports whether a connection for a server name is spliced,
+	// and to which endpoints ("ip:port"). A name passed through without
+	// endpoints is closed: its TLS is the backend's, never Portico's.
+	Route func(serverName string) (endpoints []string, passthrough bool)
 	// HelloTimeout bounds reading the ClientHello (default 10s);
 	// DialTimeout each connection attempt to an endpoint (default 5s);
 	// IdleTimeout a spliced connection without bytes either way
@@ -34,12 +35,13 @@ type Config struct {
 // A slow client delays only itself: each connection is read on its own
 // goroutine. Spliced connections are independent of later Route changes.
 type Listener struct {
-	ln     net.Listener
-	cfg    Config
-	conns  chan net.Conn
-	done   chan struct{}
-	closed sync.Once
-	err    atomic.Pointer[error]
+	ln      net.Listener
+	cfg     Config
+	conns   chan net.Conn
+	done    chan struct{}
+	closed  sync.Once
+	started sync.Once // the accept loop starts with the first Accept
+	err     atomic.Pointer[error]
 }
 
 // NewListener starts accepting from ln.
@@ -56,9 +58,7 @@ func NewListener(ln net.Listener, cfg Config) *Listener {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	l := &Listener{ln: ln, cfg: cfg, conns: make(chan net.Conn), done: make(chan struct{})}
-	go l.acceptLoop()
-	return l
+	return &Listener{ln: ln, cfg: cfg, conns: make(chan net.Conn), done: make(chan struct{})}
 }
 
 func (l *Listener) acceptLoop() {
@@ -66,23 +66,32 @@ func (l *Listener) acceptLoop() {
 	for {
 		c, err := l.ln.Accept()
 		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() { // transient (EMFILE and the like)
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				time.Sleep(backoff)
-				continue
+			if errors.Is(err, net.ErrClosed) {
+				l.err.Store(&err)
+				l.Close()
+				return
 			}
-			l.err.Store(&err)
-			l.Close()
-			return
+			// Anything else (EMFILE, ECONNABORTED, ...) passes: retried
+			// with a growing pause, as h1 does.
+			l.cfg.Log.Warn("passthrough: accept failed; retrying", "err", err)
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			select {
+			case <-time.After(backoff):
+			case <-l.done:
+				return
+			}
+			continue
 		}
 		backoff = 0
 		go l.handle(c)
 	}
 }
 
-// Accept returns the next connection that is not passed through.
+// Accept returns the next connection that is not passed through. The
+// first call starts accepting from the inner listener: until the server
+// serves, connections wait in the kernel's backlog.
 func (l *Listener) Accept() (net.Conn, error) {
+	l.started.Do(func() { go l.acceptLoop() })
 	select {
 	case c := <-l.conns:
 		return c, nil
@@ -108,21 +117,39 @@ func (l *Listener) Close() error {
 func (l *Listener) Addr() net.Addr { return l.ln.Addr() }
 
 func (l *Listener) handle(c net.Conn) {
-	_ = c.SetReadDeadline(time.Now().Add(l.cfg.HelloTimeout))
+	// A PROXY protocol header is read first (RemoteAddr reads it), so the
+	// deadline below is not replaced by its reader's.
+	_ = c.RemoteAddr()
+	deadline := time.Now().Add(l.cfg.HelloTimeout)
+	_ = c.SetReadDeadline(deadline)
 	raw, sni, err := ReadClientHello(c)
 	_ = c.SetReadDeadline(time.Time{})
-	if err == nil && sni != "" {
-		if eps := l.cfg.Route(sni); len(eps) > 0 {
-			l.splice(c, raw, sni, eps)
+	switch {
+	case err == nil && sni != "":
+		if eps, ok := l.cfg.Route(sni); ok {
+			select {
+			case <-l.done:
+				_ = c.Close()
+			default:
+				l.splice(c, raw, sni, eps)
+			}
 			return
 		}
+	case err != nil && !errors.Is(err, ErrNotTLS) && !errors.Is(err, ErrBadHello) && !errors.Is(err, ErrTooLarge):
+		_ = c.Close() // timed out or broke: nothing the TLS server could answer
+		return
 	}
-	// Anything else is the TLS server's to answer, errors included: it
-	// reads on from the bytes read here.
+	// The rest is the TLS server's to answer (a malformed hello gets its
+	// alert): it reads on from the bytes read here. Unless the server
+	// takes it within the ClientHello's time, it is dropped.
 	pc := &prefixConn{Conn: c, prefix: raw}
+	t := time.NewTimer(time.Until(deadline) + l.cfg.HelloTimeout)
+	defer t.Stop()
 	select {
 	case l.conns <- pc:
 	case <-l.done:
+		_ = c.Close()
+	case <-t.C:
 		_ = c.Close()
 	}
 }
@@ -131,6 +158,11 @@ func (l *Listener) handle(c net.Conn) {
 // ways until both sides are done or nothing moves for IdleTimeout.
 func (l *Listener) splice(c net.Conn, hello []byte, sni string, eps []string) {
 	m := l.cfg.Metrics
+	if len(eps) == 0 {
+		m.closed("no_endpoint")
+		_ = c.Close()
+		return
+	}
 	var be net.Conn
 	var err error
 	d := net.Dialer{Timeout: l.cfg.DialTimeout}
@@ -183,7 +215,9 @@ func (l *Listener) splice(c net.Conn, hello []byte, sni string, eps []string) {
 // so the peer sees the end too) or fails; it gives the reason. A read
 // that times out while the other direction moved recently waits on.
 func (l *Listener) copy(dst, src net.Conn, last *atomic.Int64, count func(int)) string {
-	buf := make([]byte, 32<<10)
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
 	for {
 		_ = src.SetReadDeadline(time.Now().Add(l.cfg.IdleTimeout))
 		n, err := src.Read(buf)
@@ -193,6 +227,7 @@ func (l *Listener) copy(dst, src net.Conn, last *atomic.Int64, count func(int)) 
 			_ = dst.SetWriteDeadline(time.Now().Add(l.cfg.IdleTimeout))
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				_ = src.Close()
+				_ = dst.Close()
 				return "error"
 			}
 		}
@@ -217,9 +252,13 @@ func (l *Listener) copy(dst, src net.Conn, last *atomic.Int64, count func(int)) 
 			return "eof"
 		}
 		_ = dst.Close()
+		_ = src.Close()
 		return "error"
 	}
 }
+
+// bufPool holds the copy buffers of spliced connections (two each).
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
 
 // prefixConn replays the bytes read before the TLS server got it.
 type prefixConn struct {
@@ -249,11 +288,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		conns: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "portico_passthrough_connections_total",
-			Help: "TLS connections spliced to a backend by server name (ssl-passthrough), by result: opened, or dial_error when no endpoint answered.",
+			Help: "TLS connections spliced to a backend by server name (ssl-passthrough), by result: opened, dial_error when no endpoint answered, no_endpoint when the backend had none.",
 		}, []string{"result"}),
 		closes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "portico_passthrough_closed_total",
-			Help: "Spliced connections ended, by reason: eof (both sides done), idle, error, backend_error, dial_error.",
+			Help: "Spliced connections ended, by reason: eof (both sides done), idle, error, backend_error, dial_error, no_endpoint.",
 		}, []string{"reason"}),
 		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "portico_passthrough_bytes_total",
@@ -278,8 +317,8 @@ func (m *Metrics) closed(reason string) {
 	if m == nil {
 		return
 	}
-	if reason == "dial_error" {
-		m.conns.WithLabelValues("dial_error").Inc()
+	if reason == "dial_error" || reason == "no_endpoint" {
+		m.conns.WithLabelValues(reason).Inc()
 	} else {
 		m.active.Dec()
 	}

@@ -114,11 +114,12 @@ func TestListener(t *testing.T) {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex
-	routes := map[string][]string{"pass.test": {be.Addr().String()}}
-	l := NewListener(inner, Config{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Route: func(sni string) []string {
+	routes := map[string][]string{"pass.test": {be.Addr().String()}, "empty.test": nil}
+	l := NewListener(inner, Config{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Route: func(sni string) ([]string, bool) {
 		mu.Lock()
 		defer mu.Unlock()
-		return routes[sni]
+		eps, ok := routes[sni]
+		return eps, ok
 	}})
 	t.Cleanup(func() { l.Close() })
 	go echoLines(tls.NewListener(l, &tls.Config{Certificates: []tls.Certificate{frontCert.TLSCert}}), "front")
@@ -152,6 +153,11 @@ func TestListener(t *testing.T) {
 	fc, fr := dial("front.test")
 	ask(fc, fr, "front")
 
+	// A passed-through name without endpoints is closed, never terminated
+	// with Portico's certificate.
+	if _, err := tls.Dial("tcp", inner.Addr().String(), &tls.Config{ServerName: "empty.test", InsecureSkipVerify: true}); err == nil {
+		t.Error("empty.test (passed through, no endpoints) completed a handshake")
+	}
 	mu.Lock()
 	routes = map[string][]string{} // the route goes away: new connections are terminated
 	mu.Unlock()

@@ -86,6 +86,15 @@ func (c *Conn) Read(p []byte) (int, error) {
 	return c.Conn.Read(p)
 }
 
+// CloseWrite shuts the write side of the underlying connection (a
+// spliced connection's half-close), or closes it when it has none.
+func (c *Conn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return c.Conn.Close()
+}
+
 // RemoteAddr is the client's address as the PROXY header names it.
 func (c *Conn) RemoteAddr() net.Addr {
 	c.init()

@@ -52,8 +52,9 @@ func WithPassthrough(hosts map[string]*Backend) Option {
 }
 
 // Passthrough returns the backend a TLS connection for serverName (lower
-// case) is spliced to: an exact host, else a "*." host one label up; nil
-// when the connection is Portico's to terminate.
+// case) is spliced to: an exact host, else a "*." host one label up
+// unless the name has rules of its own (an exact host beats a wildcard,
+// as in routing); nil when the connection is Portico's to terminate.
 func (t *Table) Passthrough(serverName string) *Backend {
 	if t == nil || t.passthrough == nil && t.passthroughWild == nil {
 		return nil
@@ -61,7 +62,10 @@ func (t *Table) Passthrough(serverName string) *Backend {
 	if b := t.passthrough[serverName]; b != nil {
 		return b
 	}
-	if _, parent, ok := strings.Cut(serverName, "."); ok {
+	if _, parent, ok := strings.Cut(serverName, "."); ok && parent != "" {
+		if t.exact[serverName] != nil {
+			return nil // a host with rules of its own is not the wildcard's
+		}
 		return t.passthroughWild[parent]
 	}
 	return nil

@@ -169,11 +169,11 @@ func run(ctx context.Context, c *config) error {
 	httpLn, httpsLn = dp.listener(httpLn), dp.listener(httpsLn)
 	if c.dp.sslPassthrough && httpsLn != nil {
 		httpsLn = passthrough.NewListener(httpsLn, passthrough.Config{
-			Route: func(sni string) []string {
+			Route: func(sni string) ([]string, bool) {
 				if b := live.Load().Passthrough(sni); b != nil {
-					return b.Endpoints
+					return b.Endpoints, true
 				}
-				return nil
+				return nil, false
 			},
 			Log: log.With("component", "passthrough"), Metrics: passthrough.NewMetrics(reg),
 		})
