@@ -412,8 +412,18 @@ func FuzzParseAnnotations(f *testing.F) {
 				continue // "unknown annotation ... is ignored"
 			}
 			key, _, _ = strings.Cut(key, ":")
-			if get := optionOf[key]; get != nil && get(o) != get(def) {
-				t.Errorf("%s reported invalid but set to %v (default %v)", key, get(o), get(def))
+			// An invalid value leaves its setting as it would be without
+			// it: the default, or what another annotation of the same
+			// setting says (upstream-vhost under upstream-host).
+			without := map[string]string{}
+			for k, v := range ann {
+				if k != key {
+					without[k] = v
+				}
+			}
+			alone, _ := parseAnnotations(without)
+			if get := optionOf[key]; get != nil && get(o) != get(def) && get(o) != get(alone) {
+				t.Errorf("%s reported invalid but set to %v (default %v, %v without it)", key, get(o), get(def), get(alone))
 			}
 		}
 		o2, errs2 := parseAnnotations(ann)
