@@ -25,6 +25,9 @@ const (
 	hdrClientCert   = "Ssl-Client-Cert"
 )
 
+// sslClientHeaders are the four names, for dropping what clients send.
+var sslClientHeaders = [...]string{hdrClientVerify, hdrClientDN, hdrClientIssuer, hdrClientCert}
+
 // clientCert judges the request's client certificate against its host's
 // settings (ingress-nginx auth-tls-*), as nginx does before any other
 // check: a request with a missing (when required) or failing certificate
@@ -119,7 +122,7 @@ func (h *clientCertHeaders) set(out http.Header) {
 // ssl-client-* names, also spelt with underscores (which CGI-style
 // servers read as the same variable; nginx drops such headers).
 func dropClientCertHeaders(h http.Header) {
-	for _, k := range []string{hdrClientVerify, hdrClientDN, hdrClientIssuer, hdrClientCert} {
+	for _, k := range sslClientHeaders {
 		delete(h, k)
 	}
 	for k := range h {
@@ -127,7 +130,7 @@ func dropClientCertHeaders(h http.Header) {
 			continue
 		}
 		n := strings.ReplaceAll(k, "_", "-")
-		for _, want := range []string{hdrClientVerify, hdrClientDN, hdrClientIssuer, hdrClientCert} {
+		for _, want := range sslClientHeaders {
 			if strings.EqualFold(n, want) {
 				delete(h, k)
 			}

@@ -34,7 +34,7 @@ func TestClientCert(t *testing.T) {
 	roots := func() *router.ClientAuth { return &router.ClientAuth{Roots: certPool(ca), Depth: 1} }
 	with := func(f func(*router.ClientAuth)) *router.ClientAuth { a := roots(); f(a); return a }
 	_, addr := backend(t, "app", func(w http.ResponseWriter, r *http.Request) {
-		for _, k := range []string{hdrClientVerify, hdrClientDN, hdrClientIssuer, hdrClientCert} {
+		for _, k := range sslClientHeaders {
 			w.Header()["Seen-"+k] = r.Header[k]
 		}
 		w.Header()["Seen-Underscore"] = r.Header["Ssl_client_subject_dn"]
